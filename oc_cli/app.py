@@ -1,0 +1,176 @@
+"""The entry point: the root command, global options, lazily loaded command groups, and the one
+place where errors become a line on stderr and an exit code.
+
+Command groups are imported only when invoked (or when their help is shown), so ``oc model list``
+loads the model group and nothing else; ``oc --help`` lists groups from the static table below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from oc_cli import __version__, runtime
+from oc_cli.errors import EXIT_USAGE, OcError
+
+# name -> (module, one-line help). Order is the order of `oc --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("oc_cli.commands.init", "Create the local database (idempotent)."),
+    "credential": ("oc_cli.commands.credential", "Provider credentials: references to secrets, never keys."),
+    "model": ("oc_cli.commands.model", "The model registry: public names mapped to upstream models."),
+    "cluster-tenant": ("oc_cli.commands.cluster_tenant", "ClusterTenants (customers) and their model allowlists."),
+    "skill-posture": ("oc_cli.commands.skill_posture", "Pin a skill to a model or put it on auto."),
+    "model-default": ("oc_cli.commands.model_default", "Company-wide and per-ClusterTenant default models."),
+    "resolve": ("oc_cli.commands.resolve", "Show which model a skill resolves to, and why."),
+    "routing": ("oc_cli.commands.routing", "Eval cases, measurements, proposals, recommendations, metrics."),
+    "usage": ("oc_cli.commands.usage", "Gateway usage: import LiteLLM spend logs, list calls."),
+    "audit": ("oc_cli.commands.audit", "The hash-chained audit log of every change."),
+    "config": ("oc_cli.commands.config", "Contexts: which database or control plane, which identity."),
+    "auth": ("oc_cli.commands.auth", "Sign in to a remote control plane."),
+    "completion": ("oc_cli.commands.completion", "Print a shell completion script (bash, zsh, fish)."),
+    "doctor": ("oc_cli.commands.doctor", "Check the database, config, keyring, gateway and judge."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """A group whose subcommands live in modules imported on first use."""
+
+    lazy: dict[str, tuple[str, str]] = {}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.lazy) + [n for n in self.commands if n not in self.lazy]
+
+    def get_command(self, ctx: Any, cmd_name: str):
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = self.lazy.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        cmd = module.command() if hasattr(module, "command") else typer.main.get_command(module.app)
+        cmd.name = cmd_name
+        if not cmd.help:
+            cmd.help = spec[1]
+        self.commands[cmd_name] = cmd
+        return cmd
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, help_) for name, (_, help_) in self.lazy.items()]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        # Plain help for lazy groups: rich help would import every subcommand module.
+        self.format_usage(ctx, formatter)
+        self.format_help_text(ctx, formatter)
+        self.format_options(ctx, formatter)  # also lists the commands
+        self.format_epilog(ctx, formatter)
+
+
+class RootGroup(LazyGroup):
+    lazy = COMMANDS
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"oc {__version__}\n")
+        raise typer.Exit(0)
+
+
+app = typer.Typer(
+    cls=RootGroup,
+    name="oc",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 ok, 1 failure, 2 usage/validation, 3 not found, 4 conflict, "
+    "5 forbidden, 6 unconfigured, 7 authentication required.  Docs: docs/README.md",
+)
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    db: str = typer.Option(None, "--db", metavar="PATH", help="Local database file [env: OC_DB]."),
+    context: str = typer.Option(None, "--context", metavar="NAME", help="Use this context from the config file [env: OC_CONTEXT]."),
+    url: str = typer.Option(None, "--url", metavar="URL", help="Remote control-plane URL: selects remote mode [env: OPENCRANE_URL]."),
+    as_tenant: str = typer.Option(None, "--as-tenant", metavar="TENANT", help="Act as this ClusterTenant's admin (local mode) [env: OC_AS_TENANT]."),
+    no_color: bool = typer.Option(False, "--no-color", help="Disable colour (also NO_COLOR=1)."),
+    ca_bundle: str = typer.Option(None, "--ca-bundle", metavar="PATH", help="CA bundle for TLS to the control plane."),
+    insecure: bool = typer.Option(False, "--insecure", help="Skip TLS verification (remote mode; unsafe)."),
+) -> None:
+    """oc — OpenCrane model routing with evidence.
+
+    Register models and credentials, pin skills or put them on auto, set defaults, confine every
+    ClusterTenant to its allowlist, and prove a cheaper model is good enough before switching.
+    Local mode (the default) keeps everything in an SQLite file; --url or a context with a url
+    talks to an OpenCrane control plane instead.
+    """
+    runtime.configure(
+        runtime.Options(db=db, context=context, url=url, as_tenant=as_tenant, no_color=no_color,
+                        ca_bundle=ca_bundle, insecure=insecure)
+    )
+
+
+def _usage_line(exc: Any) -> str:
+    msg = " ".join(str(exc.format_message()).split())
+    cmd = ""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        cmd = ctx.command_path
+    hint = f" (hint: see '{cmd} --help')" if cmd else ""
+    return f"error: {msg} [USAGE]{hint}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    from oc_cli.output import error_line
+
+    args = sys.argv[1:] if argv is None else argv
+    code = 0
+    try:
+        cmd = typer.main.get_command(app)
+        rv = cmd.main(args=args, prog_name="oc", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except OcError as exc:
+        error_line(exc.line())
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        error_line("error: interrupted [INTERRUPTED]")
+        code = 130
+    except BrokenPipeError:
+        _silence_stdout()
+        code = 1
+    except Exception as exc:  # click usage errors and the truly unexpected
+        from typer._click.exceptions import Abort, ClickException
+
+        if isinstance(exc, ClickException):
+            error_line(_usage_line(exc) if exc.exit_code == 2 else f"error: {exc.format_message()} [USAGE]")
+            code = EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+        elif isinstance(exc, Abort):
+            error_line("error: aborted [ABORTED]")
+            code = 1
+        else:
+            if os.environ.get("OC_DEBUG"):
+                raise
+            error_line(f"error: unexpected internal error — {type(exc).__name__}: {' '.join(str(exc).split())} "
+                       "[INTERNAL_ERROR] (hint: rerun with OC_DEBUG=1 for a traceback)")
+            code = 1
+    finally:
+        runtime.close()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(code)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

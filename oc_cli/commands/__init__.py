@@ -1,0 +1,1 @@
+"""One module per command group. Each exposes ``app`` (a Typer) or ``command()``."""

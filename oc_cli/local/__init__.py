@@ -1,0 +1,1 @@
+"""The local (embedded SQLite) backend of the ControlPlane protocol."""

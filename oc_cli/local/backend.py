@@ -1,0 +1,15 @@
+"""``LocalControlPlane``: the ControlPlane protocol over the embedded SQLite store.
+
+Composed of one mixin per area so each stays small; all share ``LocalBase`` (store, identity,
+allowlists, audit append).
+"""
+
+from __future__ import annotations
+
+from oc_cli.local.auditlog import AuditMixin
+from oc_cli.local.evals import EvalMixin
+from oc_cli.local.registry import RegistryMixin
+
+
+class LocalControlPlane(EvalMixin, RegistryMixin, AuditMixin):
+    """Local mode: the default, no server needed."""

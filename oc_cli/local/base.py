@@ -1,0 +1,258 @@
+"""Shared machinery of the local backend: the store, the caller's identity, row mapping,
+ownership checks, allowlists, and the audit append that every mutation calls in its transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+from oc_cli.domain import allowlist as allowlist_rules
+from oc_cli.domain import audit as audit_chain
+from oc_cli.domain.ids import now_iso
+from oc_cli.errors import ForbiddenError, NotFoundError, ValidationError
+from oc_cli.local.store import Store
+
+Json = dict[str, Any]
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def model_row(r: sqlite3.Row) -> Json:
+    return {
+        "id": r["id"],
+        "scope": r["scope"],
+        "clusterTenant": r["cluster_tenant"],
+        "publicModelName": r["public_model_name"],
+        "litellmModelId": r["litellm_model_id"],
+        "upstreamModel": r["upstream_model"],
+        "apiBase": r["api_base"],
+        "isDefault": bool(r["is_default"]),
+        "providerCredentialId": r["provider_credential_id"],
+        "inputCostPerMtok": r["input_cost_per_mtok"],
+        "outputCostPerMtok": r["output_cost_per_mtok"],
+        "createdAt": r["created_at"],
+        "updatedAt": r["updated_at"],
+    }
+
+
+def credential_row(r: sqlite3.Row) -> Json:
+    return {
+        "id": r["id"],
+        "scope": r["scope"],
+        "clusterTenant": r["cluster_tenant"],
+        "provider": r["provider"],
+        "secretRef": r["secret_ref"],
+        "litellmCredentialName": r["litellm_credential_name"],
+        "createdAt": r["created_at"],
+        "updatedAt": r["updated_at"],
+    }
+
+
+def default_row(r: sqlite3.Row) -> Json:
+    return {
+        "id": r["id"],
+        "scope": r["scope"],
+        "clusterTenant": r["cluster_tenant"],
+        "defaultModel": r["default_model"],
+        "autoConfig": loads(r["auto_config"]),
+        "createdAt": r["created_at"],
+        "updatedAt": r["updated_at"],
+    }
+
+
+def skill_row(r: sqlite3.Row) -> Json:
+    from oc_cli.domain.skillkey import SkillKey
+
+    return {
+        "key": str(SkillKey(r["name"], r["scope"], r["team"])),
+        "name": r["name"],
+        "scope": r["scope"],
+        "team": r["team"],
+        "path": r["path"],
+        "modelMode": r["model_mode"],
+        "pinnedModel": r["pinned_model"],
+        "autoConfig": loads(r["auto_config"]),
+        "createdAt": r["created_at"],
+        "updatedAt": r["updated_at"],
+    }
+
+
+def placeholder_id(scope: str, cluster_tenant: str | None, name: str) -> str:
+    """The reference's placeholder LiteLLM id (opencrane-api §2.3)."""
+    import re
+
+    slug = f"{scope}:{cluster_tenant or ''}:{name}".lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", slug)
+    if slug.startswith("-"):
+        slug = slug[1:]
+    if slug.endswith("-"):
+        slug = slug[:-1]
+    return f"placeholder:{slug}"
+
+
+class LocalBase:
+    mode = "local"
+
+    def __init__(self, db_path: Path | str, *, tenant: str | None = None, actor: str = "unknown",
+                 settings: Any = None) -> None:
+        self.store = Store(db_path)
+        self.tenant = tenant
+        self.actor = actor
+        self.settings = settings
+        self.notices: list[str] = []  # human notes for stderr (e.g. "registered skill …")
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.store.conn
+
+    # -- identity and ownership -------------------------------------------------------------------
+    def visible(self, scope: str, cluster_tenant: str | None) -> bool:
+        return self.tenant is None or scope == "global" or cluster_tenant == self.tenant
+
+    def require_owner(self, scope: str, cluster_tenant: str | None, what: str) -> None:
+        """Operators change anything; a tenant identity only what its tenant owns."""
+        if self.tenant is None:
+            return
+        if scope == "clusterTenant" and cluster_tenant == self.tenant:
+            return
+        owner = "a global resource (operator-only)" if scope == "global" else f"owned by ClusterTenant '{cluster_tenant}'"
+        raise ForbiddenError(
+            f"{what}: not allowed for ClusterTenant '{self.tenant}'",
+            f"it is {owner}; a tenant identity changes only what its tenant owns",
+            code="FORBIDDEN_SCOPE",
+        )
+
+    def require_operator(self, what: str) -> None:
+        if self.tenant is not None:
+            raise ForbiddenError(
+                f"{what}: operator-only",
+                f"the current identity acts as ClusterTenant '{self.tenant}'",
+                code="FORBIDDEN_SCOPE",
+                hint="run without --as-tenant / OC_AS_TENANT, or use an operator context",
+            )
+
+    def require_tenant_exists(self, c: sqlite3.Connection, name: str, flag: str = "--cluster-tenant") -> None:
+        if c.execute("SELECT 1 FROM cluster_tenants WHERE name = ?", (name,)).fetchone() is None:
+            if self.tenant is not None and name != self.tenant:
+                raise NotFoundError(f"{flag}: ClusterTenant '{name}' not found")
+            raise NotFoundError(
+                f"{flag}: ClusterTenant '{name}' not found",
+                hint=f"create it with: oc cluster-tenant create {name}",
+                code="CLUSTER_TENANT_NOT_FOUND",
+            )
+
+    def scope_for(self, scope: str | None, cluster_tenant: str | None, flag: str = "--scope") -> tuple[str, str | None]:
+        """Normalise (scope, clusterTenant) from flags; infer what the user clearly meant."""
+        from oc_cli.domain import validation as v
+
+        if cluster_tenant is not None and str(cluster_tenant).strip() == "":
+            cluster_tenant = None
+        if scope is None:
+            if cluster_tenant is not None:
+                scope = "clusterTenant"
+            elif self.tenant is not None:
+                scope, cluster_tenant = "clusterTenant", self.tenant
+            else:
+                scope = "global"
+        v.scope(scope, flag)
+        if scope == "clusterTenant":
+            if cluster_tenant is None:
+                raise ValidationError("--cluster-tenant is required when --scope is clusterTenant")
+            cluster_tenant = v.tenant_name(cluster_tenant)
+        else:
+            if cluster_tenant is not None:
+                raise ValidationError("--cluster-tenant cannot be combined with --scope global")
+        return scope, cluster_tenant
+
+    # -- models and allowlists -------------------------------------------------------------------
+    def all_models(self, c: sqlite3.Connection) -> list[Json]:
+        return [model_row(r) for r in c.execute("SELECT * FROM models ORDER BY created_at, id")]
+
+    def allowlist(self, c: sqlite3.Connection, tenant: str) -> allowlist_rules.Allowlist:
+        t = c.execute("SELECT grant_all_global FROM cluster_tenants WHERE name = ?", (tenant,)).fetchone()
+        grants = [r[0] for r in c.execute("SELECT model_id FROM tenant_grants WHERE cluster_tenant = ?", (tenant,))]
+        return allowlist_rules.compute(tenant, self.all_models(c), grants,
+                                       grant_all_global=bool(t and t["grant_all_global"]))
+
+    def global_model_names(self, c: sqlite3.Connection) -> set[str]:
+        return {r[0] for r in c.execute("SELECT public_model_name FROM models WHERE scope = 'global'")}
+
+    def check_model_usable(self, c: sqlite3.Connection, model: str, tenant: str | None, what: str) -> None:
+        """``model`` must be registered and, when a tenant applies, on its allowlist."""
+        if tenant:
+            al = self.allowlist(c, tenant)
+            if al.allows(model):
+                return
+            registered = c.execute(
+                "SELECT scope, cluster_tenant FROM models WHERE public_model_name = ?", (model,)
+            ).fetchall()
+            if not registered:
+                raise NotFoundError(f"{what}: model '{model}' is not registered",
+                                    hint="register it with: oc model add --name ... --upstream ...",
+                                    code="MODEL_NOT_FOUND")
+            is_global = any(r["scope"] == "global" for r in registered)
+            raise allowlist_rules.not_allowed(model, tenant, what=what, registered_global=is_global)
+        if model not in self.global_model_names(c):
+            tenant_owned = c.execute(
+                "SELECT cluster_tenant FROM models WHERE public_model_name = ? AND scope = 'clusterTenant'", (model,)
+            ).fetchall()
+            if tenant_owned:
+                owners = ", ".join(sorted({r[0] for r in tenant_owned}))
+                raise ForbiddenError(
+                    f"{what}: model '{model}' is owned by ClusterTenant {owners}",
+                    "a global setting can only name a global model",
+                    code="MODEL_NOT_ALLOWED",
+                )
+            raise NotFoundError(f"{what}: model '{model}' is not registered",
+                                hint="register it with: oc model add --name ... --upstream ...",
+                                code="MODEL_NOT_FOUND")
+
+    # -- audit --------------------------------------------------------------------------------------
+    def audit(self, c: sqlite3.Connection, action: str, resource: str, message: str, *,
+              tenant: str | None = None, before: Any = None, after: Any = None) -> None:
+        """Append one hash-chained entry inside the caller's transaction."""
+        head = c.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+        if head:
+            last_seq, prev = json.loads(head[0])
+        else:
+            last_seq, prev = 0, audit_chain.GENESIS
+        entry = {
+            "seq": last_seq + 1,
+            "timestamp": now_iso(),
+            "actor": self.actor,
+            "tenant": tenant,
+            "action": action,
+            "resource": resource,
+            "message": message,
+            "before": before,
+            "after": after,
+        }
+        h = audit_chain.entry_hash(entry, prev)
+        c.execute(
+            "INSERT INTO audit_log (seq, timestamp, actor, tenant, action, resource, message, before, after, "
+            "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (entry["seq"], entry["timestamp"], entry["actor"], tenant, action, resource, message,
+             dumps(before), dumps(after), prev, h),
+        )
+        c.execute("INSERT INTO meta (key, value) VALUES ('audit_head', ?) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                  (json.dumps([entry["seq"], h]),))
+
+    def note(self, text: str) -> None:
+        self.notices.append(text)
+
+
+def names(rows: Iterable[Json], key: str = "publicModelName") -> list[str]:
+    return [r[key] for r in rows]

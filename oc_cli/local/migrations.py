@@ -1,0 +1,177 @@
+"""Schema migrations: small numbered functions, applied in order, recorded in a table.
+
+Forward-only and append-only: never edit a released migration, add the next one. Each runs
+inside the same ``BEGIN IMMEDIATE`` transaction as its bookkeeping, and the runner re-checks
+the version after taking the lock, so concurrent first runs apply each migration once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Callable
+
+from oc_cli.domain.ids import now_iso
+
+if TYPE_CHECKING:
+    from oc_cli.local.store import Store
+
+MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = []
+
+
+def migration(version: int, name: str):
+    def register(fn: Callable[[sqlite3.Connection], None]):
+        assert not MIGRATIONS or MIGRATIONS[-1][0] == version - 1, "migrations must be numbered consecutively"
+        MIGRATIONS.append((version, name, fn))
+        return fn
+
+    return register
+
+
+def run_script(c: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one (``executescript`` would commit the open transaction)."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            c.execute(buf)
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf[:80]!r}")
+
+
+@migration(1, "registry, postures, defaults, tenants, eval cases, audit")
+def m001_initial(c: sqlite3.Connection) -> None:
+    run_script(
+        c,
+        """
+        CREATE TABLE cluster_tenants (
+            name TEXT PRIMARY KEY,
+            description TEXT,
+            grant_all_global INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE credentials (
+            id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL CHECK (scope IN ('global', 'clusterTenant')),
+            cluster_tenant TEXT REFERENCES cluster_tenants(name),
+            provider TEXT NOT NULL,
+            secret_ref TEXT NOT NULL,
+            litellm_credential_name TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK ((scope = 'global') = (cluster_tenant IS NULL))
+        );
+        CREATE UNIQUE INDEX credentials_scope_provider
+            ON credentials (scope, ifnull(cluster_tenant, ''), provider);
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL CHECK (scope IN ('global', 'clusterTenant')),
+            cluster_tenant TEXT REFERENCES cluster_tenants(name),
+            public_model_name TEXT NOT NULL,
+            litellm_model_id TEXT NOT NULL UNIQUE,
+            upstream_model TEXT NOT NULL,
+            api_base TEXT,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            provider_credential_id TEXT REFERENCES credentials(id) ON DELETE SET NULL,
+            input_cost_per_mtok REAL,
+            output_cost_per_mtok REAL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK ((scope = 'global') = (cluster_tenant IS NULL))
+        );
+        CREATE UNIQUE INDEX models_scope_name
+            ON models (scope, ifnull(cluster_tenant, ''), public_model_name);
+        CREATE INDEX models_name ON models (public_model_name);
+        CREATE TABLE tenant_grants (
+            cluster_tenant TEXT NOT NULL REFERENCES cluster_tenants(name) ON DELETE CASCADE,
+            model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (cluster_tenant, model_id)
+        );
+        CREATE TABLE skills (
+            name TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            team TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL DEFAULT '',
+            content_hash TEXT,
+            model_mode TEXT CHECK (model_mode IN ('pinned', 'auto')),
+            pinned_model TEXT,
+            auto_config TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (name, scope, team)
+        );
+        CREATE TABLE routing_defaults (
+            id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL CHECK (scope IN ('global', 'clusterTenant')),
+            cluster_tenant TEXT REFERENCES cluster_tenants(name),
+            default_model TEXT,
+            auto_config TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK ((scope = 'global') = (cluster_tenant IS NULL))
+        );
+        CREATE UNIQUE INDEX routing_defaults_scope
+            ON routing_defaults (scope, ifnull(cluster_tenant, ''));
+        CREATE TABLE eval_cases (
+            id TEXT PRIMARY KEY,
+            skill_name TEXT NOT NULL,
+            skill_scope TEXT NOT NULL,
+            skill_team TEXT NOT NULL DEFAULT '',
+            input TEXT NOT NULL,
+            expected TEXT,
+            quality_bar REAL NOT NULL DEFAULT 0.8 CHECK (quality_bar >= 0 AND quality_bar <= 1),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX eval_cases_skill ON eval_cases (skill_name, skill_scope, skill_team);
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            timestamp TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            tenant TEXT,
+            action TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            message TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_tenant ON audit_log (tenant, seq);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )
+
+
+def migrate(store: "Store") -> int:
+    """Bring the schema up to date; returns the schema version."""
+    c = store.conn
+    latest = MIGRATIONS[-1][0]
+    version = c.execute("PRAGMA user_version").fetchone()[0]
+    if version == latest:
+        return version
+    if version > latest:
+        from oc_cli.errors import OcError
+
+        raise OcError(
+            f"database {store.path} has schema version {version}",
+            f"this oc understands up to {latest}; upgrade oc",
+            code="SCHEMA_TOO_NEW",
+        )
+    with store.write():
+        version = c.execute("PRAGMA user_version").fetchone()[0]  # re-check under the lock
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        for number, name, fn in MIGRATIONS:
+            if number <= version:
+                continue
+            fn(c)
+            c.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                      (number, name, now_iso()))
+            c.execute(f"PRAGMA user_version = {number}")
+            version = number
+    return version
