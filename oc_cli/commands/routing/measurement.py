@@ -1,0 +1,207 @@
+"""oc routing measurement: replay a skill's eval cases through the current and a candidate model."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from oc_cli import output
+from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
+from oc_cli.commands.routing import _skill
+from oc_cli.errors import UnconfiguredError, ValidationError
+
+app = typer.Typer(help="Measurements: prove a cheaper model is good enough before anyone switches.",
+                  no_args_is_help=True)
+
+COLUMNS = ["id", "skill", "currentModel", "candidateModel", "status", "sampledCalls", "pinnedSavingsPct",
+           "pinnedCiLowPct", "pinnedCiHighPct", "candidatePassRate", "proposalId", "runAt"]
+
+
+def _with_key(rows: list[dict]) -> list[dict]:
+    from oc_cli.domain.skillkey import SkillKey
+
+    return [{"skill": str(SkillKey(r["skillName"], r["skillScope"], r["skillTeam"])), **r} for r in rows]
+
+
+class _Progress:
+    """A progress bar on stderr when it is a terminal (and not in CI); silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            console = Console(file=sys.stderr, no_color=not output.color_enabled(sys.stderr))
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=console, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("measuring", total=None)
+        return self
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, description=message or "measuring")
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def progress_enabled() -> bool:
+    if os.environ.get("CI") or os.environ.get("OC_NO_PROGRESS"):
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@app.command("run")
+def run(
+    skill: str = _skill.SkillOpt(),
+    skill_name: str = _skill.NameOpt(),
+    skill_scope: str = _skill.ScopeOpt(),
+    skill_team: str = _skill.TeamOpt(),
+    candidate_model: str = typer.Option(None, "--candidate-model", help="The cheaper model to try."),
+    current_model: str = typer.Option(None, "--current-model", help="Baseline (default: the skill's effective model)."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, max=256, help="Cases in flight at once."),
+    seed: int = typer.Option(None, "--seed", help="Bootstrap seed (recorded; default: random)."),
+    min_cases: int = typer.Option(10, "--min-cases", min=1, help="Completed cases needed before a proposal."),
+    quality_margin: float = typer.Option(0.05, "--quality-margin", min=0.0, max=1.0, help="Non-inferiority margin on pass rate."),
+    resamples: int = typer.Option(10_000, "--resamples", min=1000, max=1_000_000, help="Bootstrap resamples."),
+    timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Per-call timeout in seconds."),
+    resume: str = typer.Option(None, "--resume", metavar="ID", help="Resume an interrupted run: replay only missing or failed cases."),
+    allow_same_family_judge: bool = typer.Option(False, "--allow-same-family-judge", help="Allow a judge of the baseline's or candidate's model family."),
+    require_configured: bool = typer.Option(False, "--require-configured", help="Exit 6 (instead of 0) when the gateway or judge is not configured."),
+    fmt: str = OutputOpt(),
+) -> None:
+    """Run a measurement. Nothing about live routing changes; a convincing result becomes a proposal."""
+    params: dict = {}
+    if resume:
+        if candidate_model or skill or skill_name:
+            raise ValidationError("--resume takes no skill or --candidate-model", "they come from the run being resumed")
+        params["resume"] = resume
+    else:
+        key = _skill.required(skill, skill_name, skill_scope, skill_team)
+        if not candidate_model:
+            raise ValidationError("--candidate-model is required", "name the cheaper model to try")
+        params.update(skillName=key.name, skillScope=key.scope, skillTeam=key.team, candidateModel=candidate_model,
+                      currentModel=current_model)
+    params.update(concurrency=concurrency, seed=seed, minCases=min_cases, qualityMargin=quality_margin,
+                  resamples=resamples, timeout=timeout, allowSameFamilyJudge=allow_same_family_judge)
+    with _Progress(progress_enabled() and fmt != "json") as progress:
+        result = backend().run_measurement(params, progress=progress)
+    flush_notes()
+    if result.get("status") == "unconfigured":
+        if fmt == "json":
+            output.emit(result, "json")
+        else:
+            output.message(f"status: unconfigured — {result.get('note')}")
+        if require_configured:
+            raise UnconfiguredError("measurement not run", "missing: " + ", ".join(result.get("missing") or ["seams"]),
+                                    hint="set LITELLM_ENDPOINT, LITELLM_MASTER_KEY and ROUTING_JUDGE_MODEL")
+        return
+    if fmt == "json":
+        output.emit(result, "json")
+        return
+    m = result.get("measurement")
+    if m:
+        render(m)
+    else:
+        output.emit_object(result)
+
+
+@app.command("list")
+def list_(
+    skill: str = _skill.SkillOpt(),
+    skill_name: str = _skill.NameOpt(),
+    skill_scope: str = _skill.ScopeOpt(),
+    skill_team: str = _skill.TeamOpt(),
+    fmt: str = OutputOpt(),
+) -> None:
+    """List measurements, newest first."""
+    rows = backend().list_measurements(**_skill.filters(skill, skill_name, skill_scope, skill_team))
+    show(rows if fmt == "json" else _with_key(rows), fmt, COLUMNS)
+
+
+@app.command("show")
+def show_(
+    ref: str = typer.Argument(..., metavar="ID"),
+    samples: bool = typer.Option(False, "--samples", help="Also list the per-case results."),
+    fmt: str = OutputOpt(),
+) -> None:
+    """Tell the story of one measurement: savings, quality, cost, failures, decision."""
+    m = backend().get_measurement(ref, samples=samples)
+    flush_notes()
+    if fmt == "json":
+        output.emit(m, "json")
+        return
+    render(m)
+    if samples:
+        rows = m.get("samples") or []
+        sys.stdout.write("\n")
+        output.emit(rows, "table", columns=["case", "status", "baselineScore", "candidateScore", "qualityBar",
+                                            "baselineCostUsd", "candidateCostUsd", "baselineLatencyMs",
+                                            "candidateLatencyMs", "attempts", "error"])
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.1f}%"
+
+
+def _rate(x) -> str:
+    return "n/a" if x is None else f"{x * 100:.0f}%"
+
+
+def _usd(x) -> str:
+    return "unknown" if x is None else f"${x:,.4f}"
+
+
+def render(m: dict) -> None:
+    """The human story of a measurement (stdout, plain text)."""
+    from oc_cli.domain.skillkey import SkillKey
+
+    key = SkillKey(m["skillName"], m["skillScope"], m["skillTeam"])
+    lines = [f"Measurement {m['id']} — skill {key}: {m.get('currentModel')} → {m.get('candidateModel')}"
+             f" (judge {m.get('judgeModel')})"]
+    total, done, failed = m.get("casesTotal"), m.get("casesCompleted"), m.get("casesFailed")
+    lines.append(f"  status     {m.get('status')}: {done} of {total} cases completed, {failed} failed")
+    if m.get("sampledCalls"):
+        lines.append(f"  saving     {_pct(m.get('pinnedSavingsPct'))} if approved (95% CI {_pct(m.get('pinnedCiLowPct'))}"
+                     f" to {_pct(m.get('pinnedCiHighPct'))})")
+        lines.append(f"             reference estimate {_pct(m.get('projectedSavingsPct'))} (95% CI"
+                     f" {_pct(m.get('ciLowPct'))} to {_pct(m.get('ciHighPct'))}; assumes perfect routing)")
+        bci = m.get("baselinePassRateCi") or [None, None]
+        cci = m.get("candidatePassRateCi") or [None, None]
+        lines.append(f"  quality    baseline passes {_rate(m.get('baselinePassRate'))} (CI {_rate(bci[0])}–{_rate(bci[1])}),"
+                     f" candidate {_rate(m.get('candidatePassRate'))} (CI {_rate(cci[0])}–{_rate(cci[1])})")
+        diff = m.get("passRateDiff")
+        if diff is not None:
+            lines.append(f"             difference {diff * 100:+.1f} pts (95% CI {m['passRateDiffCiLow'] * 100:+.1f} to"
+                         f" {m['passRateDiffCiHigh'] * 100:+.1f}), McNemar p = {m.get('mcnemarP', 1):.3g}")
+        lines.append(f"  cost       baseline {_usd(m.get('baselineCostUsd'))}, candidate {_usd(m.get('candidateCostUsd'))}"
+                     f" over these cases; the measurement itself spent {_usd(m.get('overheadUsd'))}")
+        boot = m.get("bootstrap") or {}
+        if boot:
+            lines.append(f"  method     paired bootstrap, {boot.get('resamples')} resamples, {boot.get('method')},"
+                         f" seed {boot.get('seed')}")
+    decision = m.get("decision") or {}
+    if m.get("proposalId"):
+        lines.append(f"  decision   proposal {m['proposalId']} is waiting for approval:"
+                     f" oc routing proposal approve {m['proposalId']}")
+    elif decision:
+        reasons = decision.get("reasons") or []
+        lines.append("  decision   no proposal: " + ("; ".join(reasons) if reasons else "conditions not met"))
+    if m.get("status") in ("interrupted", "running") or failed:
+        lines.append(f"  resume     oc routing measurement run --resume {m['id']}")
+    errors = m.get("errors") or []
+    for e in errors[:5]:
+        lines.append(f"  failure    {e}")
+    sys.stdout.write("\n".join(lines) + "\n")

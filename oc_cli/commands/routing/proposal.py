@@ -1,0 +1,66 @@
+"""oc routing proposal: a human approves or rejects every switch."""
+
+from __future__ import annotations
+
+import typer
+
+from oc_cli import output
+from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
+from oc_cli.errors import ValidationError
+
+app = typer.Typer(help="Proposals: approve (pin the skill to the proposed model) or reject.", no_args_is_help=True)
+
+COLUMNS = ["id", "skill", "fromModel", "proposedModel", "projectedSavingsPct", "pinnedSavingsPct", "status", "createdAt"]
+STATUSES = ("pending", "approved", "rejected", "applied")
+
+
+def _with_key(rows: list[dict]) -> list[dict]:
+    from oc_cli.domain.skillkey import SkillKey
+
+    return [{"skill": str(SkillKey(r["skillName"], r["skillScope"], r["skillTeam"])), **r} for r in rows]
+
+
+@app.command("list")
+def list_(
+    status: str = typer.Option(None, "--status", metavar="|".join(STATUSES), help="Only proposals in this state."),
+    fmt: str = OutputOpt(),
+) -> None:
+    """List proposals, newest first."""
+    if status is not None and status not in STATUSES:
+        raise ValidationError(f"--status: invalid value {status!r}", f"expected one of {', '.join(STATUSES)}")
+    rows = backend().list_proposals(status=status)
+    show(rows if fmt == "json" else _with_key(rows), fmt, COLUMNS)
+
+
+@app.command("show")
+def show_(ref: str = typer.Argument(..., metavar="ID"), fmt: str = OutputOpt()) -> None:
+    """Show one proposal with the evidence behind it."""
+    show(backend().get_proposal(ref), fmt)
+
+
+@app.command("approve")
+def approve(
+    ref: str = typer.Argument(..., metavar="ID"),
+    force: bool = typer.Option(False, "--force", help="Approve even if the skill changed since the measurement."),
+    fmt: str = OutputOpt(),
+) -> None:
+    """Switch the skill to the proposed model (pins it) and record the decision."""
+    result = backend().approve_proposal(ref, force=force)
+    flush_notes()
+    if fmt == "json":
+        output.emit(result, "json")
+    else:
+        output.emit_object(result)
+        output.success(f"proposal {result['id']} applied: skill pinned to {result.get('appliedModel')}")
+
+
+@app.command("reject")
+def reject(ref: str = typer.Argument(..., metavar="ID"), fmt: str = OutputOpt()) -> None:
+    """Reject a proposal; nothing else changes."""
+    result = backend().reject_proposal(ref)
+    flush_notes()
+    if fmt == "json":
+        output.emit(result, "json")
+    else:
+        output.emit_object(result)
+        output.success(f"proposal {result['id']} rejected; nothing else changed")

@@ -1,0 +1,47 @@
+"""oc routing recommendation: ranked "save up to N%" suggestions."""
+
+from __future__ import annotations
+
+import typer
+
+from oc_cli import output
+from oc_cli.commands._common import OutputOpt, backend, flush_notes
+
+app = typer.Typer(help="Recommendations: each skill's latest measurement joined with its open proposal.",
+                  no_args_is_help=True)
+
+
+def _pct(x) -> str:
+    return "?" if x is None else f"{x:.0f}%"
+
+
+@app.command("list")
+def list_(
+    cluster_tenant: str = typer.Option(None, "--cluster-tenant", help="Only this ClusterTenant's (team) skills."),
+    skill_scope: str = typer.Option(None, "--skill-scope", help="Only skills of this scope."),
+    only_open: bool = typer.Option(False, "--only-open", help="Only skills with a pending proposal."),
+    fmt: str = OutputOpt(),
+) -> None:
+    """Rank skills by the saving their latest measurement found."""
+    rows = backend().list_recommendations(cluster_tenant=cluster_tenant, skill_scope=skill_scope, only_open=only_open)
+    flush_notes()
+    if fmt == "json":
+        output.emit(rows, "json")
+        return
+    table = []
+    for r in rows:
+        saving = r.get("pinnedSavingsPct", r.get("projectedSavingsPct"))
+        lo = r.get("pinnedCiLowPct", r.get("ciLowPct"))
+        hi = r.get("pinnedCiHighPct", r.get("ciHighPct"))
+        text = f"save up to {_pct(saving)} (95% CI {_pct(lo)} to {_pct(hi)})"
+        monthly = r.get("projectedMonthlySavingsUsd")
+        table.append({
+            "skill": r.get("skill") or r["skillName"],
+            "currentModel": r.get("currentModel"),
+            "recommendedModel": r.get("recommendedModel"),
+            "saving": text,
+            "perMonth": None if monthly is None else f"${monthly:,.2f}",
+            "proposal": r.get("proposalId") or ("" if not r.get("hasOpenProposal") else "open"),
+        })
+    output.emit(table, "table", columns=["skill", "currentModel", "recommendedModel", "saving", "perMonth", "proposal"],
+                empty="(no recommendations: run `oc routing measurement run` first)")
