@@ -148,12 +148,12 @@ def main(argv: list[str] | None = None) -> None:
         _silence_stdout()
         code = 1
     except Exception as exc:  # click usage errors and the truly unexpected
-        from typer._click.exceptions import Abort, ClickException
+        from typer._click.exceptions import ClickException
 
         if isinstance(exc, ClickException):
             error_line(_usage_line(exc) if exc.exit_code == 2 else f"error: {exc.format_message()} [USAGE]")
             code = EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
-        elif isinstance(exc, Abort):
+        elif isinstance(exc, typer.Abort):
             error_line("error: aborted [ABORTED]")
             code = 1
         else:

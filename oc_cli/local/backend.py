@@ -7,9 +7,9 @@ allowlists, audit append).
 from __future__ import annotations
 
 from oc_cli.local.auditlog import AuditMixin
-from oc_cli.local.evals import EvalMixin
+from oc_cli.local.measure import MeasurementMixin
 from oc_cli.local.registry import RegistryMixin
 
 
-class LocalControlPlane(EvalMixin, RegistryMixin, AuditMixin):
+class LocalControlPlane(MeasurementMixin, RegistryMixin, AuditMixin):
     """Local mode: the default, no server needed."""

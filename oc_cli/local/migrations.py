@@ -175,3 +175,107 @@ def migrate(store: "Store") -> int:
             c.execute(f"PRAGMA user_version = {number}")
             version = number
     return version
+
+
+@migration(2, "measurements, per-case results, proposals, usage")
+def m002_measurements(c: sqlite3.Connection) -> None:
+    run_script(
+        c,
+        """
+        CREATE TABLE measurements (
+            id TEXT PRIMARY KEY,
+            skill_name TEXT NOT NULL,
+            skill_scope TEXT NOT NULL,
+            skill_team TEXT NOT NULL DEFAULT '',
+            current_model TEXT NOT NULL,
+            candidate_model TEXT NOT NULL,
+            candidate_model_id TEXT,
+            candidate_upstream_model TEXT,
+            baseline_upstream_model TEXT,
+            judge_model TEXT NOT NULL,
+            skill_content_hash TEXT,
+            skill_digest TEXT,
+            status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted')),
+            params TEXT NOT NULL,
+            cases_total INTEGER NOT NULL,
+            summary TEXT,
+            proposal_id TEXT,
+            runner_pid INTEGER,
+            runner_host TEXT,
+            run_at TEXT NOT NULL,
+            finished_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX measurements_skill ON measurements (skill_name, skill_scope, skill_team, run_at);
+        CREATE TABLE measurement_cases (
+            measurement_id TEXT NOT NULL REFERENCES measurements(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            case_id TEXT NOT NULL,
+            input TEXT NOT NULL,
+            expected TEXT,
+            quality_bar REAL NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed')),
+            baseline_output TEXT,
+            candidate_output TEXT,
+            baseline_score REAL,
+            candidate_score REAL,
+            baseline_cost_usd REAL,
+            candidate_cost_usd REAL,
+            judge_cost_usd REAL,
+            baseline_cost_source TEXT,
+            candidate_cost_source TEXT,
+            baseline_latency_ms REAL,
+            candidate_latency_ms REAL,
+            judge_latency_ms REAL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            tries INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (measurement_id, position)
+        );
+        CREATE TABLE proposals (
+            id TEXT PRIMARY KEY,
+            skill_name TEXT NOT NULL,
+            skill_scope TEXT NOT NULL,
+            skill_team TEXT NOT NULL DEFAULT '',
+            from_model TEXT,
+            proposed_model TEXT NOT NULL,
+            projected_savings_pct REAL,
+            ci_low_pct REAL,
+            ci_high_pct REAL,
+            pinned_savings_pct REAL,
+            pinned_ci_low_pct REAL,
+            pinned_ci_high_pct REAL,
+            skill_content_hash TEXT,
+            skill_digest TEXT,
+            proposed_model_id TEXT,
+            measurement_id TEXT REFERENCES measurements(id),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'applied')),
+            decided_by TEXT,
+            decided_at TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX proposals_status ON proposals (status, created_at);
+        CREATE INDEX proposals_skill ON proposals (skill_name, skill_scope, skill_team);
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL CHECK (source IN ('oc', 'import')),
+            kind TEXT NOT NULL,
+            model TEXT,
+            model_group TEXT,
+            skill TEXT,
+            tenant TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            spend_usd REAL,
+            latency_ms REAL,
+            status TEXT NOT NULL,
+            start_time TEXT NOT NULL,
+            end_time TEXT,
+            measurement_id TEXT,
+            passed INTEGER
+        );
+        CREATE INDEX usage_start ON usage (start_time);
+        """,
+    )

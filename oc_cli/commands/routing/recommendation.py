@@ -11,6 +11,11 @@ app = typer.Typer(help="Recommendations: each skill's latest measurement joined 
                   no_args_is_help=True)
 
 
+@app.callback()
+def recommendation() -> None:
+    """Recommendations: each skill's latest measurement joined with its open proposal."""
+
+
 def _pct(x) -> str:
     return "?" if x is None else f"{x:.0f}%"
 

@@ -1,0 +1,543 @@
+"""Local backend: measurements (SPEC §5), proposals (§4.7) and recommendations.
+
+A run replays every eval case of a skill through the baseline and the candidate via the LiteLLM
+gateway, has the judge grade both answers, and writes each case's result as it completes. The
+statistics are computed from what is stored, so a run that was interrupted (Ctrl-C, kill -9)
+resumes with ``--resume`` and replays only the missing or failed cases, ending with the same
+numbers as an uninterrupted run with the same seed. A run never changes a posture or a default;
+a convincing result becomes a *pending* proposal that a person approves or rejects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import socket
+import sqlite3
+from oc_cli.domain import validation as v
+from oc_cli.domain.ids import new_id, now_iso
+from oc_cli.domain.skillkey import SkillKey, from_parts
+from oc_cli.errors import ConflictError, NotFoundError, ValidationError
+from oc_cli.local.base import Json, dumps, loads
+from oc_cli.local.evals import EvalMixin
+
+UNCONFIGURED_NOTE = "Shadow-measurement seams are not configured; nothing was recorded."
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def proposal_row(r: sqlite3.Row) -> Json:
+    return {
+        "id": r["id"],
+        "skillName": r["skill_name"],
+        "skillScope": r["skill_scope"],
+        "skillTeam": r["skill_team"],
+        "fromModel": r["from_model"],
+        "proposedModel": r["proposed_model"],
+        "projectedSavingsPct": r["projected_savings_pct"],
+        "ciLowPct": r["ci_low_pct"],
+        "ciHighPct": r["ci_high_pct"],
+        "skillContentHash": r["skill_content_hash"],
+        "skillDigest": r["skill_digest"],
+        "proposedModelId": r["proposed_model_id"],
+        "measurementId": r["measurement_id"],
+        "status": r["status"],
+        "decidedBy": r["decided_by"],
+        "decidedAt": r["decided_at"],
+        "createdAt": r["created_at"],
+        "pinnedSavingsPct": r["pinned_savings_pct"],
+        "pinnedCiLowPct": r["pinned_ci_low_pct"],
+        "pinnedCiHighPct": r["pinned_ci_high_pct"],
+    }
+
+
+class MeasurementMixin(EvalMixin):
+    # ===== reading ===============================================================================
+    def _measurement(self, c: sqlite3.Connection, ref: str) -> sqlite3.Row:
+        r = c.execute("SELECT * FROM measurements WHERE id = ?", (ref,)).fetchone()
+        if r is None or not self.skill_visible(r["skill_team"]):
+            raise NotFoundError(f"measurement '{ref}' not found", code="NOT_FOUND",
+                                hint="list them with: oc routing measurement list")
+        return r
+
+    def _measurement_view(self, c: sqlite3.Connection, r: sqlite3.Row, *, samples: bool = False) -> Json:
+        counts = {row[0]: row[1] for row in c.execute(
+            "SELECT status, count(*) FROM measurement_cases WHERE measurement_id = ? GROUP BY status", (r["id"],))}
+        costs = c.execute(
+            "SELECT sum(ifnull(baseline_cost_usd,0) + ifnull(candidate_cost_usd,0) + ifnull(judge_cost_usd,0)),"
+            " sum(judge_cost_usd), sum(baseline_cost_usd), sum(candidate_cost_usd)"
+            " FROM measurement_cases WHERE measurement_id = ? AND status != 'pending'", (r["id"],)).fetchone()
+        summary = loads(r["summary"]) or {}
+        params = loads(r["params"]) or {}
+        spent = costs[0] or 0.0
+        judge_spent = costs[1] or 0.0
+        model_spent = (costs[2] or 0.0) + (costs[3] or 0.0)
+        view: Json = {
+            "id": r["id"],
+            "skillName": r["skill_name"],
+            "skillScope": r["skill_scope"],
+            "skillTeam": r["skill_team"],
+            "candidateModel": r["candidate_model"],
+            "sampledCalls": summary.get("sampledCalls", 0),
+            "atBarCheapFraction": summary.get("atBarCheapFraction", 0.0),
+            "projectedSavingsPct": summary.get("projectedSavingsPct", 0.0),
+            "ciLowPct": summary.get("ciLowPct", 0.0),
+            "ciHighPct": summary.get("ciHighPct", 0.0),
+            "overheadPct": (100.0 * judge_spent / model_spent) if model_spent > 0 else 0.0,
+            "skillContentHash": r["skill_content_hash"],
+            "skillDigest": r["skill_digest"],
+            "candidateModelId": r["candidate_model_id"],
+            "candidateUpstreamModel": r["candidate_upstream_model"],
+            "runAt": r["run_at"],
+            # beyond the API
+            "status": r["status"],
+            "currentModel": r["current_model"],
+            "baselineUpstreamModel": r["baseline_upstream_model"],
+            "judgeModel": r["judge_model"],
+            "casesTotal": r["cases_total"],
+            "casesCompleted": counts.get("completed", 0),
+            "casesFailed": counts.get("failed", 0),
+            "casesPending": counts.get("pending", 0),
+            "overheadUsd": spent,
+            "proposalId": r["proposal_id"],
+            "finishedAt": r["finished_at"],
+            "params": params,
+        }
+        for k, val in summary.items():
+            view.setdefault(k, val)
+        errors = [f"case {row[0] + 1}: {row[1]}" for row in c.execute(
+            "SELECT position, error FROM measurement_cases WHERE measurement_id = ? AND status = 'failed'"
+            " ORDER BY position LIMIT 20", (r["id"],))]
+        view["errors"] = errors
+        if samples:
+            view["samples"] = [self._sample_view(x) for x in c.execute(
+                "SELECT * FROM measurement_cases WHERE measurement_id = ? ORDER BY position", (r["id"],))]
+        return view
+
+    @staticmethod
+    def _sample_view(x: sqlite3.Row) -> Json:
+        return {
+            "case": x["position"] + 1,
+            "evalCaseId": x["case_id"],
+            "status": x["status"],
+            "qualityBar": x["quality_bar"],
+            "baselineScore": x["baseline_score"],
+            "candidateScore": x["candidate_score"],
+            "baselinePassed": None if x["baseline_score"] is None else x["baseline_score"] >= x["quality_bar"],
+            "candidatePassed": None if x["candidate_score"] is None else x["candidate_score"] >= x["quality_bar"],
+            "baselineCostUsd": x["baseline_cost_usd"],
+            "candidateCostUsd": x["candidate_cost_usd"],
+            "judgeCostUsd": x["judge_cost_usd"],
+            "baselineCostSource": x["baseline_cost_source"],
+            "candidateCostSource": x["candidate_cost_source"],
+            "baselineLatencyMs": x["baseline_latency_ms"],
+            "candidateLatencyMs": x["candidate_latency_ms"],
+            "judgeLatencyMs": x["judge_latency_ms"],
+            "attempts": x["attempts"],
+            "baselineOutput": x["baseline_output"],
+            "candidateOutput": x["candidate_output"],
+            "error": x["error"],
+        }
+
+    def list_measurements(self, *, skill_name: str | None = None, skill_scope: str | None = None,
+                          skill_team: str | None = None) -> list[Json]:
+        where, args = [], []
+        if skill_name:
+            where.append("skill_name = ?")
+            args.append(skill_name)
+        if skill_scope:
+            where.append("skill_scope = ?")
+            args.append(skill_scope)
+        if skill_team is not None:
+            where.append("skill_team = ?")
+            args.append(skill_team)
+        sql = "SELECT * FROM measurements" + (" WHERE " + " AND ".join(where) if where else "")
+        with self.store.read() as c:
+            rows = c.execute(sql + " ORDER BY run_at DESC, id DESC", args).fetchall()
+            return [self._measurement_view(c, r) for r in rows if self.skill_visible(r["skill_team"])]
+
+    def get_measurement(self, ref: str, *, samples: bool = False) -> Json:
+        with self.store.read() as c:
+            return self._measurement_view(c, self._measurement(c, ref), samples=samples)
+
+    # ===== running ===============================================================================
+    def run_measurement(self, params: Json, *, progress=None) -> Json:
+        from oc_cli.settings import gateway_settings
+
+        seams = gateway_settings(self.settings) if self.settings is not None else {"missing": ["settings"]}
+        if seams["missing"]:
+            return {"status": "unconfigured", "note": UNCONFIGURED_NOTE, "missing": seams["missing"]}
+        options = self._run_options(params)
+        if params.get("resume"):
+            mid = self._prepare_resume(params["resume"])
+        else:
+            mid = self._prepare_run(params, options, seams)
+        return self._execute(mid, seams, progress)
+
+    @staticmethod
+    def _run_options(params: Json) -> Json:
+        def number(key, lo, hi, kind=float):
+            val = params.get(key)
+            if val is None:
+                return None
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not lo <= val <= hi:
+                raise ValidationError(f"--{''.join('-' + ch.lower() if ch.isupper() else ch for ch in key)} "
+                                      f"must be between {lo} and {hi}, got {val!r}")
+            return kind(val)
+
+        return {
+            "concurrency": number("concurrency", 1, 256, int) or 8,
+            "seed": number("seed", 0, 2**63 - 1, int),
+            "minCases": number("minCases", 1, 1_000_000, int) or 10,
+            "qualityMargin": 0.05 if params.get("qualityMargin") is None else number("qualityMargin", 0, 1),
+            "resamples": number("resamples", 1000, 1_000_000, int) or 10_000,
+            "timeout": number("timeout", 1, 3600) or 60.0,
+            "allowSameFamilyJudge": bool(params.get("allowSameFamilyJudge")),
+        }
+
+    def _model_for(self, c: sqlite3.Connection, name: str, tenant: str | None) -> sqlite3.Row | None:
+        """The registry row a tenant's call to ``name`` reaches (its own model shadows a global one)."""
+        rows = c.execute("SELECT * FROM models WHERE public_model_name = ? AND (scope = 'global' OR cluster_tenant = ?)"
+                         " ORDER BY scope = 'global'", (name, tenant or "")).fetchall()
+        return rows[0] if rows else None
+
+    def _prepare_run(self, params: Json, options: Json, seams: Json) -> str:
+        from oc_cli.domain import judge
+
+        key = from_parts(params.get("skillName"), params.get("skillScope"), params.get("skillTeam"), prefix="--skill-")
+        self.require_skill_owner(key, "measurement run")
+        candidate = v.name(params.get("candidateModel"), "--candidate-model", what="model name")
+        current = params.get("currentModel")
+        if current is not None:
+            current = v.name(current, "--current-model", what="model name")
+        tenant = key.tenant
+        with self.store.write() as c:
+            if tenant:
+                self.require_tenant_exists(c, tenant, "skill team")
+            cases = c.execute("SELECT * FROM eval_cases WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
+                              " ORDER BY created_at, id", (key.name, key.scope, key.team)).fetchall()
+            if not cases:
+                raise ValidationError(f"skill {key} has no eval cases", "a measurement replays the skill's eval cases",
+                                      code="NO_EVAL_CASES",
+                                      hint=f"add some with: oc routing eval-case add --skill {key} --input …")
+            if current is None:
+                res = self._resolve(c, key, tenant, None)
+                if res["blocked"]:
+                    raise ValidationError(f"skill {key} has no usable current model",
+                                          res["reason"], code="NO_BASELINE",
+                                          hint="fix the routing, or give the baseline with --current-model")
+                current = res["model"]
+                if not current:
+                    raise ValidationError(f"skill {key} resolves to no model",
+                                          "no posture or default names one, so there is no baseline to compare with",
+                                          code="NO_BASELINE", hint="give the baseline with --current-model")
+            if candidate == current:
+                raise ValidationError(f"--candidate-model {candidate} is the current model",
+                                      "a measurement compares two different models", code="CANDIDATE_IS_BASELINE")
+            self.check_model_usable(c, candidate, tenant, "--candidate-model")
+            self.check_model_usable(c, current, tenant, "--current-model" if params.get("currentModel") else "current model")
+            cand_row = self._model_for(c, candidate, tenant)
+            base_row = self._model_for(c, current, tenant)
+            judge_model = seams["judgeModel"]
+            judge_row = self._model_for(c, judge_model, tenant)
+            judge_family = judge.model_family(judge_row["upstream_model"] if judge_row else judge_model)
+            if not options["allowSameFamilyJudge"]:
+                for role, row in (("candidate", cand_row), ("baseline", base_row)):
+                    fam = judge.model_family(row["upstream_model"])
+                    if fam == judge_family:
+                        raise ValidationError(
+                            f"judge {judge_model} is of the {role}'s model family ({fam})",
+                            "a model graded by a sibling of itself scores too highly",
+                            code="JUDGE_NOT_INDEPENDENT",
+                            hint="set ROUTING_JUDGE_MODEL to another provider's model, or pass --allow-same-family-judge")
+            seed = options["seed"] if options["seed"] is not None else secrets.randbelow(2**31)
+            options = {**options, "seed": seed}
+            skill = self.ensure_skill(c, key)
+            content_hash = skill["content_hash"] or hashlib.sha256(
+                "\n".join(f"{x['id']}:{x['input']}:{x['expected']}:{x['quality_bar']}" for x in cases).encode()
+            ).hexdigest()
+            mid, now = new_id(), now_iso()
+            c.execute(
+                "INSERT INTO measurements (id, skill_name, skill_scope, skill_team, current_model, candidate_model,"
+                " candidate_model_id, candidate_upstream_model, baseline_upstream_model, judge_model,"
+                " skill_content_hash, skill_digest, status, params, cases_total, runner_pid, runner_host, run_at,"
+                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (mid, key.name, key.scope, key.team, current, candidate, cand_row["litellm_model_id"],
+                 cand_row["upstream_model"], base_row["upstream_model"], judge_model, content_hash, None, "running",
+                 dumps(options), len(cases), os.getpid(), socket.gethostname(), now, now))
+            c.executemany(
+                "INSERT INTO measurement_cases (measurement_id, position, case_id, input, expected, quality_bar,"
+                " status, updated_at) VALUES (?,?,?,?,?,?,'pending',?)",
+                [(mid, i, x["id"], x["input"], x["expected"], x["quality_bar"], now) for i, x in enumerate(cases)])
+            self.audit(c, "MeasurementStarted", f"RoutingMeasurement/{mid}",
+                       f"Measurement {mid} of skill {key}: {current} vs {candidate} over {len(cases)} cases"
+                       f" (judge {judge_model}, seed {seed})", tenant=tenant,
+                       after={"currentModel": current, "candidateModel": candidate, "params": options})
+        return mid
+
+    def _prepare_resume(self, ref: str) -> str:
+        with self.store.write() as c:
+            r = self._measurement(c, ref)
+            self.require_skill_owner(SkillKey(r["skill_name"], r["skill_scope"], r["skill_team"]), "measurement run --resume")
+            todo = c.execute("SELECT count(*) FROM measurement_cases WHERE measurement_id = ? AND status != 'completed'",
+                             (ref,)).fetchone()[0]
+            if r["status"] == "completed" and todo == 0:
+                raise ConflictError(f"measurement {ref} is already complete", "every case has a result; nothing to resume",
+                                    code="NOTHING_TO_RESUME")
+            if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == socket.gethostname():
+                raise ConflictError(f"measurement {ref} is still running", f"in process {r['runner_pid']}",
+                                    code="MEASUREMENT_RUNNING")
+            c.execute("UPDATE measurements SET status = 'running', runner_pid = ?, runner_host = ?, updated_at = ?"
+                      " WHERE id = ?", (os.getpid(), socket.gethostname(), now_iso(), ref))
+            self.audit(c, "MeasurementResumed", f"RoutingMeasurement/{ref}",
+                       f"Measurement {ref} resumed: {todo} case(s) to run", tenant=r["skill_team"] or None)
+        return ref
+
+    def _execute(self, mid: str, seams: Json, progress) -> Json:
+        import asyncio
+
+        from oc_cli.local.runner import run_cases
+
+        with self.store.read() as c:
+            m = c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone()
+            pending = c.execute("SELECT * FROM measurement_cases WHERE measurement_id = ? AND status != 'completed'"
+                                " ORDER BY position", (mid,)).fetchall()
+            done = m["cases_total"] - len(pending)
+            tenant = m["skill_team"] or None
+            prices = {}
+            for name in (m["current_model"], m["candidate_model"], m["judge_model"]):
+                row = self._model_for(c, name, tenant)
+                if row is not None and row["input_cost_per_mtok"] is not None and row["output_cost_per_mtok"] is not None:
+                    prices[name] = (row["input_cost_per_mtok"], row["output_cost_per_mtok"])
+        options = loads(m["params"])
+        try:
+            asyncio.run(run_cases(self, m, pending, done, seams, options, prices, progress))
+        except BaseException:
+            # Ctrl-C or a crash of our own: the finished cases are stored; mark the run resumable.
+            try:
+                with self.store.write() as c:
+                    c.execute("UPDATE measurements SET status = 'interrupted', updated_at = ? WHERE id = ?"
+                              " AND status = 'running'", (now_iso(), mid))
+            finally:
+                self.note(f"measurement {mid} interrupted; finish it with: oc routing measurement run --resume {mid}")
+            raise
+        return self._finish(mid)
+
+    def record_case(self, mid: str, position: int, result: Json, usage_rows: list[tuple]) -> None:
+        """Persist one case's outcome and its gateway calls (one small transaction)."""
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE measurement_cases SET status=?, baseline_output=?, candidate_output=?, baseline_score=?,"
+                " candidate_score=?, baseline_cost_usd=?, candidate_cost_usd=?, judge_cost_usd=?,"
+                " baseline_cost_source=?, candidate_cost_source=?, baseline_latency_ms=?, candidate_latency_ms=?,"
+                " judge_latency_ms=?, attempts=attempts+?, tries=tries+1, error=?, updated_at=?"
+                " WHERE measurement_id=? AND position=?",
+                (result["status"], result.get("baselineOutput"), result.get("candidateOutput"),
+                 result.get("baselineScore"), result.get("candidateScore"), result.get("baselineCostUsd"),
+                 result.get("candidateCostUsd"), result.get("judgeCostUsd"), result.get("baselineCostSource"),
+                 result.get("candidateCostSource"), result.get("baselineLatencyMs"), result.get("candidateLatencyMs"),
+                 result.get("judgeLatencyMs"), result.get("attempts", 0), result.get("error"), now_iso(), mid, position))
+            c.executemany(
+                "INSERT OR IGNORE INTO usage (request_id, source, kind, model, model_group, skill, tenant, prompt_tokens,"
+                " completion_tokens, spend_usd, latency_ms, status, start_time, end_time, measurement_id, passed)"
+                " VALUES (?,'oc',?,?,?,?,?,?,?,?,?,?,?,?,?,?)", usage_rows)
+
+    def _finish(self, mid: str) -> Json:
+        from oc_cli.domain import stats
+
+        with self.store.write() as c:
+            m = c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone()
+            rows = c.execute("SELECT * FROM measurement_cases WHERE measurement_id = ? ORDER BY position",
+                             (mid,)).fetchall()
+            options = loads(m["params"])
+            samples, failed, unknown = [], 0, 0
+            for x in rows:
+                if x["status"] != "completed":
+                    failed += 1
+                elif x["baseline_cost_usd"] is None or x["candidate_cost_usd"] is None:
+                    unknown += 1
+                else:
+                    samples.append(stats.Sample(baseline_cost=x["baseline_cost_usd"],
+                                                candidate_cost=x["candidate_cost_usd"],
+                                                baseline_score=x["baseline_score"],
+                                                candidate_score=x["candidate_score"],
+                                                quality_bar=x["quality_bar"]))
+            summary = stats.summarize(samples, seed=options["seed"], resamples=options["resamples"],
+                                      quality_margin=options["qualityMargin"], min_cases=options["minCases"],
+                                      failed_cases=failed, unknown_cost_cases=unknown)
+            key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
+            proposal_id = None
+            if summary["decision"]["propose"]:
+                proposal_id = new_id()
+                c.execute(
+                    "INSERT INTO proposals (id, skill_name, skill_scope, skill_team, from_model, proposed_model,"
+                    " projected_savings_pct, ci_low_pct, ci_high_pct, pinned_savings_pct, pinned_ci_low_pct,"
+                    " pinned_ci_high_pct, skill_content_hash, skill_digest, proposed_model_id, measurement_id, status,"
+                    " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'pending',?)",
+                    (proposal_id, key.name, key.scope, key.team, m["current_model"], m["candidate_model"],
+                     summary["projectedSavingsPct"], summary["ciLowPct"], summary["ciHighPct"],
+                     summary["pinnedSavingsPct"], summary["pinnedCiLowPct"], summary["pinnedCiHighPct"],
+                     m["skill_content_hash"], m["skill_digest"], m["candidate_model_id"], mid, now_iso()))
+            now = now_iso()
+            c.execute("UPDATE measurements SET status = 'completed', summary = ?, proposal_id = ?, finished_at = ?,"
+                      " updated_at = ? WHERE id = ?", (dumps(summary), proposal_id, now, now, mid))
+            verdict = (f"proposal {proposal_id} created" if proposal_id
+                       else "no proposal: " + "; ".join(summary["decision"]["reasons"]))
+            self.audit(c, "MeasurementCompleted", f"RoutingMeasurement/{mid}",
+                       f"Measurement {mid} of skill {key} completed: {len(samples)} cases, saving "
+                       f"{summary['pinnedSavingsPct']:.1f}% if approved; {verdict}",
+                       tenant=key.tenant, after={"proposalId": proposal_id, "decision": summary["decision"]})
+            if proposal_id:
+                self.audit(c, "RoutingProposalCreated", f"RoutingProposal/{proposal_id}",
+                           f"Routing proposal {proposal_id}: pin {key} to {m['candidate_model']}"
+                           f" (from {m['current_model']})", tenant=key.tenant)
+            view = self._measurement_view(c, c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone())
+        return {"status": "measured", "measurement": view, "proposalId": proposal_id}
+
+    # ===== proposals =============================================================================
+    def _proposal(self, c: sqlite3.Connection, ref: str) -> sqlite3.Row:
+        r = c.execute("SELECT * FROM proposals WHERE id = ?", (ref,)).fetchone()
+        if r is None or not self.skill_visible(r["skill_team"]):
+            raise NotFoundError(f"proposal '{ref}' not found", code="NOT_FOUND",
+                                hint="list them with: oc routing proposal list")
+        return r
+
+    def list_proposals(self, *, status: str | None = None) -> list[Json]:
+        sql, args = "SELECT * FROM proposals", []
+        if status:
+            sql += " WHERE status = ?"
+            args.append(status)
+        rows = self.conn.execute(sql + " ORDER BY created_at DESC, id DESC", args).fetchall()
+        return [proposal_row(r) for r in rows if self.skill_visible(r["skill_team"])]
+
+    def get_proposal(self, ref: str) -> Json:
+        return proposal_row(self._proposal(self.conn, ref))
+
+    def _decide(self, ref: str, approve: bool, force: bool) -> Json:
+        with self.store.write() as c:
+            p = self._proposal(c, ref)
+            key = SkillKey(p["skill_name"], p["skill_scope"], p["skill_team"])
+            self.require_skill_owner(key, f"proposal {'approve' if approve else 'reject'} {ref}")
+            if p["status"] != "pending":
+                raise ConflictError(f"proposal {ref} is already {p['status']}", code="PROPOSAL_ALREADY_DECIDED")
+            if approve:
+                if self._skill(c, key) is None:
+                    raise NotFoundError(f"target skill {key} not found", code="SKILL_NOT_FOUND")
+                self.check_model_usable(c, p["proposed_model"], key.tenant, "proposed model")
+                now_model = self._resolve(c, key, key.tenant, None)
+                effective = now_model["model"] or now_model["blockedModel"]
+                if effective != p["from_model"] and not force:
+                    raise ConflictError(
+                        f"proposal {ref} is stale",
+                        f"skill {key} now resolves to {effective or 'no model'}, but the measurement compared against"
+                        f" {p['from_model']}", code="STALE_PROPOSAL",
+                        hint="measure again, or approve anyway with --force")
+            now = now_iso()
+            status = "applied" if approve else "rejected"
+            cur = c.execute("UPDATE proposals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND"
+                            " status = 'pending'", (status, self.actor, now, ref))
+            if cur.rowcount != 1:  # compare-and-set lost (cannot happen under BEGIN IMMEDIATE, kept as a guard)
+                raise ConflictError(f"proposal {ref} was decided concurrently", code="PROPOSAL_ALREADY_DECIDED")
+            if approve:
+                before = self._skill(c, key)
+                c.execute("UPDATE skills SET model_mode = 'pinned', pinned_model = ?, auto_config = NULL, updated_at = ?"
+                          " WHERE name = ? AND scope = ? AND team = ?",
+                          (p["proposed_model"], now, key.name, key.scope, key.team))
+                self.audit(c, "RoutingProposalApplied", f"RoutingProposal/{ref}",
+                           f"Routing proposal {ref} approved by {self.actor}: {key} pinned to {p['proposed_model']}",
+                           tenant=key.tenant,
+                           before={"modelMode": before["model_mode"], "pinnedModel": before["pinned_model"],
+                                   "autoConfig": loads(before["auto_config"])},
+                           after={"modelMode": "pinned", "pinnedModel": p["proposed_model"], "autoConfig": None,
+                                  "forced": force})
+            else:
+                self.audit(c, "RoutingProposalRejected", f"RoutingProposal/{ref}",
+                           f"Routing proposal {ref} ({key}) rejected by {self.actor}", tenant=key.tenant)
+        return {"id": ref, "status": status, "appliedModel": p["proposed_model"] if approve else None}
+
+    def approve_proposal(self, ref: str, *, force: bool = False) -> Json:
+        return self._decide(ref, True, force)
+
+    def reject_proposal(self, ref: str) -> Json:
+        return self._decide(ref, False, False)
+
+    # ===== recommendations =======================================================================
+    def list_recommendations(self, *, cluster_tenant: str | None = None, skill_scope: str | None = None,
+                             only_open: bool = False) -> list[Json]:
+        out: list[Json] = []
+        with self.store.read() as c:
+            where, args = ["status = 'completed'"], []
+            if cluster_tenant:
+                where.append("skill_team = ?")
+                args.append(cluster_tenant)
+            if skill_scope:
+                where.append("skill_scope = ?")
+                args.append(skill_scope)
+            latest: dict[tuple, sqlite3.Row] = {}
+            for r in c.execute("SELECT * FROM measurements WHERE " + " AND ".join(where) + " ORDER BY run_at, id", args):
+                latest[(r["skill_name"], r["skill_scope"], r["skill_team"])] = r
+            pending: dict[tuple, sqlite3.Row] = {}
+            for p in c.execute("SELECT * FROM proposals WHERE status = 'pending' ORDER BY created_at, id"):
+                pending[(p["skill_name"], p["skill_scope"], p["skill_team"])] = p
+            monthly = self._monthly_spend(c)
+            for triple, m in latest.items():
+                if not self.skill_visible(m["skill_team"]):
+                    continue
+                p = pending.get(triple)
+                if only_open and p is None:
+                    continue
+                summary = loads(m["summary"]) or {}
+                skill = self._skill(c, SkillKey(*triple))
+                key = str(SkillKey(*triple))
+                rec: Json = {
+                    "skillName": m["skill_name"],
+                    "skillScope": m["skill_scope"],
+                    "skillTeam": m["skill_team"],
+                    "modelMode": skill["model_mode"] if skill is not None else None,
+                    "currentModel": (p["from_model"] if p else None) or m["current_model"],
+                    "recommendedModel": (p["proposed_model"] if p else None) or m["candidate_model"],
+                    "recommendedModelId": (p["proposed_model_id"] if p else None) or m["candidate_model_id"],
+                    "skillContentHash": m["skill_content_hash"],
+                    "skillDigest": m["skill_digest"],
+                    "projectedSavingsPct": summary.get("projectedSavingsPct", 0.0),
+                    "ciLowPct": summary.get("ciLowPct", 0.0),
+                    "ciHighPct": summary.get("ciHighPct", 0.0),
+                    "hasOpenProposal": p is not None,
+                    "proposalId": p["id"] if p else None,
+                    "measurementId": m["id"],
+                    "runAt": m["run_at"],
+                    "skill": key,
+                    "pinnedSavingsPct": summary.get("pinnedSavingsPct", 0.0),
+                    "pinnedCiLowPct": summary.get("pinnedCiLowPct", 0.0),
+                    "pinnedCiHighPct": summary.get("pinnedCiHighPct", 0.0),
+                    "candidatePassRate": summary.get("candidatePassRate"),
+                    "baselinePassRate": summary.get("baselinePassRate"),
+                    "decision": summary.get("decision"),
+                }
+                spend = monthly.get((key, m["current_model"]))
+                rec["observedMonthlySpendUsd"] = spend
+                rec["projectedMonthlySavingsUsd"] = (
+                    None if spend is None else spend * max(0.0, rec["pinnedSavingsPct"]) / 100.0)
+                out.append(rec)
+        out.sort(key=lambda r: r["pinnedSavingsPct"], reverse=True)
+        return out
+
+    def _monthly_spend(self, c: sqlite3.Connection) -> dict[tuple[str, str], float]:
+        """Observed production spend per (skill, model) over the last 30 days, from usage."""
+        rows = c.execute(
+            "SELECT skill, model, sum(spend_usd) FROM usage WHERE kind = 'traffic' AND skill IS NOT NULL"
+            " AND spend_usd IS NOT NULL AND start_time >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')"
+            " GROUP BY skill, model").fetchall()
+        return {(r[0], r[1]): r[2] for r in rows}
+
