@@ -1,0 +1,1 @@
+"""The OpenAI-compatible gateway (LiteLLM proxy) client used by measurements and ``doctor``."""
