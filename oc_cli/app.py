@@ -53,11 +53,23 @@ class LazyGroup(TyperGroup):
             return None
         module = importlib.import_module(spec[0])
         cmd = module.command() if hasattr(module, "command") else typer.main.get_command(module.app)
+        _strip_completion_options(cmd)
         cmd.name = cmd_name
         if not cmd.help:
             cmd.help = spec[1]
         self.commands[cmd_name] = cmd
         return cmd
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list:
+        """Complete subcommand names from the static table (no module imports), then options."""
+        from typer._click.shell_completion import CompletionItem
+
+        items = [CompletionItem(name, help=help_) for name, (_, help_) in self.lazy.items()
+                 if name.startswith(incomplete)]
+        if incomplete and not incomplete[0].isalnum():
+            items = []
+            items.extend(super(TyperGroup, self).shell_complete(ctx, incomplete))
+        return items
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, help_) for name, (_, help_) in self.lazy.items()]
@@ -71,6 +83,13 @@ class LazyGroup(TyperGroup):
         self.format_help_text(ctx, formatter)
         self.format_options(ctx, formatter)  # also lists the commands
         self.format_epilog(ctx, formatter)
+
+
+def _strip_completion_options(cmd: Any) -> None:
+    """Sub-apps built by typer carry --install/--show-completion; oc has `oc completion` instead."""
+    cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
+    for sub in getattr(cmd, "commands", {}).values():
+        _strip_completion_options(sub)
 
 
 class RootGroup(LazyGroup):
@@ -135,6 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     code = 0
     try:
+        if os.environ.get("_OC_COMPLETE"):
+            # typer registers its bash/zsh/fish completion classes only for apps that add
+            # completion options themselves; oc ships `oc completion SHELL` instead.
+            from oc_cli.commands.completion import register_shells
+
+            register_shells()
         cmd = typer.main.get_command(app)
         rv = cmd.main(args=args, prog_name="oc", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
