@@ -72,8 +72,8 @@ def status(fmt: str = OutputOpt()) -> None:
                   "tokenFingerprint": _fingerprint(token) if token else None}
     if fmt == "json":
         output.emit(result, "json")
-        return
-    output.emit_object(result)
+    else:
+        output.emit_object(result)
     if result.get("mode") == "remote" and not result["authenticated"]:
         raise AuthRequiredError(f"not authenticated to {s.url}", hint="run `oc auth login`")
 

@@ -215,8 +215,23 @@ class RemoteControlPlane:
     def list_defaults(self, *, cluster_tenant: str | None = None) -> list[Json]:
         return self._get("/model-routing/defaults", "model-default list", {"clusterTenant": cluster_tenant or None})
 
+    def _default_id(self, ref: str, what: str) -> str:
+        """Accept what local mode accepts: an id, ``global``, or a ClusterTenant name."""
+        from oc_cli.domain.ids import looks_like_id
+
+        if looks_like_id(ref):
+            return ref
+        rows = self._get("/model-routing/defaults", what,
+                         params=None if ref == "global" else {"clusterTenant": ref})
+        for row in rows or []:
+            if (ref == "global" and row.get("scope") == "global") or (
+                    ref != "global" and row.get("scope") == "clusterTenant" and row.get("clusterTenant") == ref):
+                return row["id"]
+        return ref  # not a scope name after all: let the server answer for the id
+
     def get_default(self, ref: str) -> Json:
-        return self._get(f"/model-routing/defaults/{_seg(ref)}", f"model-default show {ref}")
+        what = f"model-default show {ref}"
+        return self._get(f"/model-routing/defaults/{_seg(self._default_id(ref, what))}", what)
 
     def set_default(self, *, cluster_tenant: str | None, default_model: str | None,
                     auto_config: Json | None, fields: set[str]) -> Json:
@@ -239,7 +254,8 @@ class RemoteControlPlane:
         return self._send("PUT", "/model-routing/defaults", what, _without_nones(body))
 
     def delete_default(self, ref: str) -> Json:
-        return self._send("DELETE", f"/model-routing/defaults/{_seg(ref)}", f"model-default remove {ref}")
+        what = f"model-default remove {ref}"
+        return self._send("DELETE", f"/model-routing/defaults/{_seg(self._default_id(ref, what))}", what)
 
     # -- resolution: not in the public API --------------------------------------------------------
 
