@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd = typer.main.get_command(app)
         rv = cmd.main(args=args, prog_name="oc", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+        if code == 130:  # typer turns Ctrl-C into Exit(130)
+            error_line("error: interrupted [INTERRUPTED]")
     except OcError as exc:
         error_line(exc.line())
         code = exc.exit_code

@@ -37,6 +37,27 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+def _shown_status(r: sqlite3.Row) -> str:
+    """The run's status as a reader should see it.
+
+    A run killed outright (kill -9, power loss) cannot mark itself interrupted, so its row still
+    says ``running``; when its process on this host is gone, it is shown as ``interrupted``.
+    """
+    if (r["status"] == "running" and r["runner_host"] == socket.gethostname() and r["runner_pid"] != os.getpid()
+            and not _pid_alive(r["runner_pid"])):
+        return "interrupted"
+    return r["status"]
+
+
+def _rank(rec: Json) -> tuple[bool, float]:
+    """Recommendation order: switches the evidence supports first, then by the saving approval delivers.
+
+    A candidate that failed its checks (worse quality, failures, unknown costs) saves nothing anyone
+    should act on, however cheap it is, so it never outranks one that passed.
+    """
+    return bool((rec.get("decision") or {}).get("propose")), rec["pinnedSavingsPct"]
+
+
 def proposal_row(r: sqlite3.Row) -> Json:
     return {
         "id": r["id"],
@@ -101,7 +122,7 @@ class MeasurementMixin(EvalMixin):
             "candidateUpstreamModel": r["candidate_upstream_model"],
             "runAt": r["run_at"],
             # beyond the API
-            "status": r["status"],
+            "status": _shown_status(r),
             "currentModel": r["current_model"],
             "baselineUpstreamModel": r["baseline_upstream_model"],
             "judgeModel": r["judge_model"],
@@ -120,6 +141,9 @@ class MeasurementMixin(EvalMixin):
             "SELECT position, error FROM measurement_cases WHERE measurement_id = ? AND status = 'failed'"
             " ORDER BY position LIMIT 20", (r["id"],))]
         view["errors"] = errors
+        if r["proposal_id"]:
+            decided = c.execute("SELECT status FROM proposals WHERE id = ?", (r["proposal_id"],)).fetchone()
+            view["proposalStatus"] = decided["status"] if decided else None
         if samples:
             view["samples"] = [self._sample_view(x) for x in c.execute(
                 "SELECT * FROM measurement_cases WHERE measurement_id = ? ORDER BY position", (r["id"],))]
@@ -485,8 +509,10 @@ class MeasurementMixin(EvalMixin):
                 where.append("skill_scope = ?")
                 args.append(skill_scope)
             latest: dict[tuple, sqlite3.Row] = {}
+            by_id: dict[str, sqlite3.Row] = {}
             for r in c.execute("SELECT * FROM measurements WHERE " + " AND ".join(where) + " ORDER BY run_at, id", args):
                 latest[(r["skill_name"], r["skill_scope"], r["skill_team"])] = r
+                by_id[r["id"]] = r
             pending: dict[tuple, sqlite3.Row] = {}
             for p in c.execute("SELECT * FROM proposals WHERE status = 'pending' ORDER BY created_at, id"):
                 pending[(p["skill_name"], p["skill_scope"], p["skill_team"])] = p
@@ -497,6 +523,10 @@ class MeasurementMixin(EvalMixin):
                 p = pending.get(triple)
                 if only_open and p is None:
                     continue
+                # An open proposal is what a person can act on: show the evidence behind it, even
+                # when a later measurement (of another candidate) exists, so that the model and
+                # the saving on one row always come from the same measurement.
+                m = by_id.get(p["measurement_id"], m) if p is not None else m
                 summary = loads(m["summary"]) or {}
                 skill = self._skill(c, SkillKey(*triple))
                 key = str(SkillKey(*triple))
@@ -530,7 +560,7 @@ class MeasurementMixin(EvalMixin):
                 rec["projectedMonthlySavingsUsd"] = (
                     None if spend is None else spend * max(0.0, rec["pinnedSavingsPct"]) / 100.0)
                 out.append(rec)
-        out.sort(key=lambda r: r["pinnedSavingsPct"], reverse=True)
+        out.sort(key=_rank, reverse=True)
         return out
 
     def _monthly_spend(self, c: sqlite3.Connection) -> dict[tuple[str, str], float]:

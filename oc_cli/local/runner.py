@@ -3,6 +3,13 @@
 A fixed pool of workers pulls cases from a queue (memory stays flat however many cases there
 are). Each case calls the baseline and the candidate, then the judge on both answers, and hands
 the outcome to the backend, which stores it at once: a crash loses at most the cases in flight.
+
+Each worker has a gateway client (a connection pool) of its own, holding at most the two
+connections of its case. One pool shared by every worker holds 2 × concurrency connections, and
+httpcore rescans all of them, idle ones quadratically, on every request it queues or releases:
+with 32 workers that scan took half the process's CPU (2,000 cases against an instant gateway:
+17 s of CPU with one pool, 7–9 s with a pool per worker). The workers share one TLS context,
+since building one per client loads the CA bundle each time (~30 ms).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from oc_cli.domain.ids import now_iso
 
 async def run_cases(backend: Any, m: sqlite3.Row, pending: list[sqlite3.Row], done: int, seams: dict,
                     options: dict, prices: dict, progress: Callable[[int, int, str], None] | None) -> None:
+    import httpx
+
     from oc_cli.gateway.client import GatewayClient
 
     total = m["cases_total"]
@@ -26,9 +35,11 @@ async def run_cases(backend: Any, m: sqlite3.Row, pending: list[sqlite3.Row], do
     queue: asyncio.Queue = asyncio.Queue()
     for case in pending:
         queue.put_nowait(case)
-    async with GatewayClient(seams["url"], seams["key"], timeout=options["timeout"]) as gw:
+    tls = httpx.create_ssl_context()
 
-        async def worker() -> None:
+    async def worker() -> None:
+        transport = httpx.AsyncHTTPTransport(verify=tls)
+        async with GatewayClient(seams["url"], seams["key"], timeout=options["timeout"], transport=transport) as gw:
             while True:
                 try:
                     case = queue.get_nowait()
@@ -43,14 +54,14 @@ async def run_cases(backend: Any, m: sqlite3.Row, pending: list[sqlite3.Row], do
                     note = f", {state['failed']} failed" if state["failed"] else ""
                     progress(state["done"], total, f"measuring{note}")
 
-        workers = [asyncio.create_task(worker()) for _ in range(min(options["concurrency"], max(1, len(pending))))]
-        try:
-            await asyncio.gather(*workers)
-        except BaseException:
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            raise
+    workers = [asyncio.create_task(worker()) for _ in range(min(options["concurrency"], max(1, len(pending))))]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
 
 
 async def run_case(gw: Any, m: sqlite3.Row, case: sqlite3.Row, prices: dict) -> tuple[dict, list[tuple]]:

@@ -96,17 +96,21 @@ def run(
                       currentModel=current_model)
     params.update(concurrency=concurrency, seed=seed, minCases=min_cases, qualityMargin=quality_margin,
                   resamples=resamples, timeout=timeout, allowSameFamilyJudge=allow_same_family_judge)
-    with _Progress(progress_enabled() and fmt != "json") as progress:
-        result = backend().run_measurement(params, progress=progress)
-    flush_notes()
+    try:
+        with _Progress(progress_enabled() and fmt != "json") as progress:
+            result = backend().run_measurement(params, progress=progress)
+    finally:
+        # also on Ctrl-C: the note says how to resume the interrupted run
+        flush_notes()
     if result.get("status") == "unconfigured":
+        missing = ", ".join(result.get("missing") or ["seams"])
+        if require_configured:  # the error line alone says it all (one line on stderr, exit 6)
+            raise UnconfiguredError("measurement not run", f"missing: {missing}",
+                                    hint="set LITELLM_ENDPOINT, LITELLM_MASTER_KEY and ROUTING_JUDGE_MODEL")
         if fmt == "json":
             output.emit(result, "json")
         else:
-            output.message(f"status: unconfigured — {result.get('note')}")
-        if require_configured:
-            raise UnconfiguredError("measurement not run", "missing: " + ", ".join(result.get("missing") or ["seams"]),
-                                    hint="set LITELLM_ENDPOINT, LITELLM_MASTER_KEY and ROUTING_JUDGE_MODEL")
+            output.message(f"status: unconfigured — {result.get('note')} Missing: {missing}.")
         return
     if fmt == "json":
         output.emit(result, "json")
@@ -192,10 +196,15 @@ def render(m: dict) -> None:
         if boot:
             lines.append(f"  method     paired bootstrap, {boot.get('resamples')} resamples, {boot.get('method')},"
                          f" seed {boot.get('seed')}")
+    elif m.get("casesCompleted") or m.get("casesFailed"):
+        # No estimate (every cost unknown, every case failed, or not finished): the spend still counts.
+        lines.append(f"  cost       the measurement itself spent {_usd(m.get('overheadUsd'))}")
     decision = m.get("decision") or {}
-    if m.get("proposalId"):
+    if m.get("proposalId") and m.get("proposalStatus", "pending") == "pending":
         lines.append(f"  decision   proposal {m['proposalId']} is waiting for approval:"
                      f" oc routing proposal approve {m['proposalId']}")
+    elif m.get("proposalId"):
+        lines.append(f"  decision   proposal {m['proposalId']} was {m['proposalStatus']}")
     elif decision:
         reasons = decision.get("reasons") or []
         lines.append("  decision   no proposal: " + ("; ".join(reasons) if reasons else "conditions not met"))

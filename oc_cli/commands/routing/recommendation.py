@@ -20,6 +20,15 @@ def _pct(x) -> str:
     return "?" if x is None else f"{x:.0f}%"
 
 
+def _proposal(r: dict) -> str:
+    """The open proposal's id, else which checks kept the measurement from proposing."""
+    if r.get("proposalId"):
+        return r["proposalId"]
+    reasons = (r.get("decision") or {}).get("reasons") or []
+    topics = [reason.split(":", 1)[0] for reason in reasons]
+    return f"none ({', '.join(topics)})" if topics else ""
+
+
 @app.command("list")
 def list_(
     cluster_tenant: str = typer.Option(None, "--cluster-tenant", help="Only this ClusterTenant's (team) skills."),
@@ -46,7 +55,7 @@ def list_(
             "recommendedModel": r.get("recommendedModel"),
             "saving": text,
             "perMonth": None if monthly is None else f"${monthly:,.2f}",
-            "proposal": r.get("proposalId") or ("" if not r.get("hasOpenProposal") else "open"),
+            "proposal": _proposal(r),
         })
     output.emit(table, "table", columns=["skill", "currentModel", "recommendedModel", "saving", "perMonth", "proposal"],
                 empty="(no recommendations: run `oc routing measurement run` first)")
