@@ -86,8 +86,14 @@ class LazyGroup(TyperGroup):
 
 
 def _strip_completion_options(cmd: Any) -> None:
-    """Sub-apps built by typer carry --install/--show-completion; oc has `oc completion` instead."""
+    """Sub-apps built by typer carry --install/--show-completion; oc has `oc completion` instead.
+
+    Help is plain text everywhere: rich help imports rich on every --help and keeps bold
+    escapes even under NO_COLOR.
+    """
     cmd.params = [p for p in cmd.params if p.name not in ("install_completion", "show_completion")]
+    if hasattr(cmd, "rich_markup_mode"):
+        cmd.rich_markup_mode = None
     for sub in getattr(cmd, "commands", {}).values():
         _strip_completion_options(sub)
 
@@ -177,7 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click usage errors and the truly unexpected
         from typer._click.exceptions import ClickException
 
-        if isinstance(exc, ClickException):
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # a bare group (`oc`, `oc model`): its help, as kubectl and gh print it
+            ctx = getattr(exc, "ctx", None)
+            sys.stdout.write((ctx.get_help() if ctx is not None else "") + "\n")
+            code = 0
+        elif isinstance(exc, ClickException):
             error_line(_usage_line(exc) if exc.exit_code == 2 else f"error: {exc.format_message()} [USAGE]")
             code = EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
         elif isinstance(exc, typer.Abort):

@@ -85,8 +85,10 @@ def _rich_console(stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, no_color=not color_enabled(stream), highlight=False,
-                   soft_wrap=False, emoji=False)
+    colour = color_enabled(stream)
+    # color_system=None drops every ANSI style (bold too), not only colours: NO_COLOR means none.
+    return Console(file=stream, no_color=not colour, color_system="auto" if colour else None,
+                   highlight=False, soft_wrap=False, emoji=False)
 
 
 def emit(data: Any, fmt: str = "table", *, columns: Sequence[str] | None = None,

@@ -39,7 +39,7 @@ class SkillKey:
 
 
 def check_segment(value: str, what: str, flag: str | None = None) -> str:
-    if not isinstance(value, str) or not _SEGMENT.match(value):
+    if not isinstance(value, str) or not _SEGMENT.fullmatch(value):
         shown = value if isinstance(value, str) and len(value) <= 60 else (str(value)[:57] + "...")
         where = f"{flag}: " if flag else ""
         raise ValidationError(

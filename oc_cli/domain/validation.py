@@ -98,7 +98,7 @@ def secret_ref(value: Any, flag: str = "--secret-ref") -> str:
     v = value.strip()
     if looks_like_raw_key(v):
         raise raw_key_error(flag)
-    if not (_DNS_SUBDOMAIN.match(v) or _ENV_NAME.match(v)):
+    if not (_DNS_SUBDOMAIN.fullmatch(v) or _ENV_NAME.fullmatch(v)):
         raise ValidationError(
             f"{flag}: invalid secret reference {printable(v)}",
             "expected a Kubernetes Secret name (lowercase letters, digits, '-' and '.') "
@@ -130,7 +130,7 @@ def name(value: Any, flag: str, *, what: str = "name") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{flag} is required", f"give a non-empty {what}")
     v = value.strip()
-    if not _NAME.match(v):
+    if not _NAME.fullmatch(v):
         raise ValidationError(
             f"{flag}: invalid {what} {printable(v)}",
             "expected 1-200 characters from letters, digits and . _ : / @ + - (no spaces or control characters)",
@@ -142,7 +142,7 @@ def provider(value: Any, flag: str = "--provider") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{flag} is required", "give the provider, e.g. openai or anthropic")
     v = value.strip()
-    if not _PROVIDER.match(v):
+    if not _PROVIDER.fullmatch(v):
         raise ValidationError(
             f"{flag}: invalid provider {printable(v)}",
             "expected lowercase letters, digits, '-', '_' or '.', e.g. openai, anthropic, bedrock",
@@ -155,7 +155,7 @@ def tenant_name(value: Any, flag: str = "--cluster-tenant") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{flag} is required", "give the ClusterTenant name")
     v = value.strip()
-    if not _TENANT.match(v):
+    if not _TENANT.fullmatch(v):
         raise ValidationError(
             f"{flag}: invalid ClusterTenant name {printable(v)}",
             "expected 1-63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit",
@@ -173,7 +173,7 @@ def url(value: Any, flag: str) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     v = str(value).strip()
-    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", v):
+    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", v):
         raise ValidationError(f"{flag}: invalid URL {printable(v)}", "expected http://host[:port][/path] or https://…")
     return v
 

@@ -88,6 +88,13 @@ class RegistryMixin(LocalBase):
             cur = self._credential(c, ref)
             self.require_owner(cur["scope"], cur["cluster_tenant"], f"credential update {ref}")
             before = credential_row(cur)
+            if provider and provider != cur["provider"]:
+                dup = c.execute("SELECT id FROM credentials WHERE scope = ? AND ifnull(cluster_tenant,'') = ?"
+                                " AND provider = ? AND id != ?",
+                                (cur["scope"], cur["cluster_tenant"] or "", provider, ref)).fetchone()
+                if dup:
+                    raise ConflictError(f"a {cur['scope']} credential for provider '{provider}' already exists",
+                                        f"it is {dup[0]}", code="CONFLICT")
             c.execute(
                 "UPDATE credentials SET secret_ref = ?, litellm_credential_name = ?, provider = ?, updated_at = ? "
                 "WHERE id = ?",
