@@ -8,8 +8,6 @@ entries is detected too.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from typing import Any, Iterable, Mapping
 
@@ -22,6 +20,8 @@ def canonical(entry: Mapping[str, Any]) -> str:
 
 
 def entry_hash(entry: Mapping[str, Any], prev_hash: str) -> str:
+    import hashlib
+
     return hashlib.sha256((prev_hash + "\n" + canonical(entry)).encode()).hexdigest()
 
 
@@ -55,10 +55,14 @@ def verify(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None) -
 
 
 def encode_cursor(seq: int) -> str:
+    import base64
+
     return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> int | None:
+    import base64
+
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):

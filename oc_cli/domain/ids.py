@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
 import time
-from datetime import datetime, timezone
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -19,12 +17,16 @@ def _base36(n: int) -> str:
 
 def new_id() -> str:
     """25 characters: 'c', base36 milliseconds, then random base36 — sortable by creation time."""
+    import secrets
+
     ms = _base36(int(time.time() * 1000)).rjust(8, "0")
     rnd = "".join(secrets.choice(_ALPHABET) for _ in range(16))
     return f"c{ms}{rnd}"
 
 
 def now_iso() -> str:
+    from datetime import datetime, timezone
+
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 

@@ -10,11 +10,9 @@ a convincing result becomes a *pending* proposal that a person approves or rejec
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
-import socket
 import sqlite3
+
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey, from_parts
@@ -24,6 +22,24 @@ from oc_cli.local.evals import EvalMixin
 
 UNCONFIGURED_NOTE = "Shadow-measurement seams are not configured; nothing was recorded."
 
+
+
+def _hostname() -> str:
+    import socket  # imported where used: every `oc` call pays for module imports
+
+    return socket.gethostname()
+
+
+def _secrets():
+    import secrets
+
+    return secrets
+
+
+def _hashlib():
+    import hashlib
+
+    return hashlib
 
 def _pid_alive(pid: int | None) -> bool:
     if not pid or pid == os.getpid():
@@ -43,7 +59,7 @@ def _shown_status(r: sqlite3.Row) -> str:
     A run killed outright (kill -9, power loss) cannot mark itself interrupted, so its row still
     says ``running``; when its process on this host is gone, it is shown as ``interrupted``.
     """
-    if (r["status"] == "running" and r["runner_host"] == socket.gethostname() and r["runner_pid"] != os.getpid()
+    if (r["status"] == "running" and r["runner_host"] == _hostname() and r["runner_pid"] != os.getpid()
             and not _pid_alive(r["runner_pid"])):
         return "interrupted"
     return r["status"]
@@ -285,10 +301,10 @@ class MeasurementMixin(EvalMixin):
                             "a model graded by a sibling of itself scores too highly",
                             code="JUDGE_NOT_INDEPENDENT",
                             hint="set ROUTING_JUDGE_MODEL to another provider's model, or pass --allow-same-family-judge")
-            seed = options["seed"] if options["seed"] is not None else secrets.randbelow(2**31)
+            seed = options["seed"] if options["seed"] is not None else _secrets().randbelow(2**31)
             options = {**options, "seed": seed}
             skill = self.ensure_skill(c, key)
-            content_hash = skill["content_hash"] or hashlib.sha256(
+            content_hash = skill["content_hash"] or _hashlib().sha256(
                 "\n".join(f"{x['id']}:{x['input']}:{x['expected']}:{x['quality_bar']}" for x in cases).encode()
             ).hexdigest()
             mid, now = new_id(), now_iso()
@@ -299,7 +315,7 @@ class MeasurementMixin(EvalMixin):
                 " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (mid, key.name, key.scope, key.team, current, candidate, cand_row["litellm_model_id"],
                  cand_row["upstream_model"], base_row["upstream_model"], judge_model, content_hash, None, "running",
-                 dumps(options), len(cases), os.getpid(), socket.gethostname(), now, now))
+                 dumps(options), len(cases), os.getpid(), _hostname(), now, now))
             c.executemany(
                 "INSERT INTO measurement_cases (measurement_id, position, case_id, input, expected, quality_bar,"
                 " status, updated_at) VALUES (?,?,?,?,?,?,'pending',?)",
@@ -319,11 +335,11 @@ class MeasurementMixin(EvalMixin):
             if r["status"] == "completed" and todo == 0:
                 raise ConflictError(f"measurement {ref} is already complete", "every case has a result; nothing to resume",
                                     code="NOTHING_TO_RESUME")
-            if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == socket.gethostname():
+            if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == _hostname():
                 raise ConflictError(f"measurement {ref} is still running", f"in process {r['runner_pid']}",
                                     code="MEASUREMENT_RUNNING")
             c.execute("UPDATE measurements SET status = 'running', runner_pid = ?, runner_host = ?, updated_at = ?"
-                      " WHERE id = ?", (os.getpid(), socket.gethostname(), now_iso(), ref))
+                      " WHERE id = ?", (os.getpid(), _hostname(), now_iso(), ref))
             self.audit(c, "MeasurementResumed", f"RoutingMeasurement/{ref}",
                        f"Measurement {ref} resumed: {todo} case(s) to run", tenant=r["skill_team"] or None)
         return ref
