@@ -164,7 +164,16 @@ def warn(text: str) -> None:
         message(f"warning: {text}")
 
 
+def visible(text: str) -> str:
+    """``text`` with every character a terminal would act on or not show (controls such as ESC
+    or BEL, bidi overrides, zero-width and other invisible characters) written as its escape, the
+    way ``repr`` does. Errors echo names the user typed; an echoed escape sequence must not move
+    the cursor or recolour the screen, and a right-to-left mark must not reorder the line."""
+    return "".join(ch if ch == " " or ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def error_line(line: str) -> None:
+    line = visible(line)
     if color_enabled(sys.stderr) and line.startswith("error:"):
         message("\x1b[31merror:\x1b[0m" + line[len("error:"):])
     else:

@@ -41,8 +41,12 @@ def set_(
         fields.add("autoConfig")
     if not fields:
         raise ValidationError("nothing to set", "give --model MODEL and/or --auto-config JSON")
-    show(backend().set_default(cluster_tenant=cluster_tenant, default_model=chosen, auto_config=cfg,
-                               fields=fields), fmt)
+    b = backend()
+    if scope == "global" and getattr(b, "tenant", None):
+        # Without --cluster-tenant a tenant identity sets its own default; an explicit
+        # --scope global asks for the operator's row, which it may not change.
+        b.require_operator("model-default set --scope global")
+    show(b.set_default(cluster_tenant=cluster_tenant, default_model=chosen, auto_config=cfg, fields=fields), fmt)
 
 
 @app.command("list")

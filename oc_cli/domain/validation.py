@@ -77,6 +77,12 @@ def looks_like_raw_key(value: str) -> bool:
         classes = sum(bool(re.search(p, longest)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
         if len(longest) >= 24 and classes >= 2 and shannon_entropy(longest) >= 3.5:
             return True
+        # A base64 key is one random run too, but its '/' and '+' would cut it into short pieces
+        # above (an AWS secret access key: 40 characters of [A-Za-z0-9/+]). No secret name has
+        # upper case, lower case, digits and '/' or '+' at once.
+        if (len(v) >= 32 and re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", v) and re.search(r"[+/]", v)
+                and all(re.search(p, v) for p in (r"[a-z]", r"[A-Z]", r"[0-9]")) and shannon_entropy(v) >= 4.0):
+            return True
     return False
 
 
@@ -99,8 +105,10 @@ def secret_ref(value: Any, flag: str = "--secret-ref") -> str:
     if looks_like_raw_key(v):
         raise raw_key_error(flag)
     if not (_DNS_SUBDOMAIN.fullmatch(v) or _ENV_NAME.fullmatch(v)):
+        # The value is not repeated: what is not a valid name may well be a key of a shape
+        # looks_like_raw_key does not know, and an error line ends up in terminals and CI logs.
         raise ValidationError(
-            f"{flag}: invalid secret reference {printable(v)}",
+            f"{flag}: invalid secret reference ({len(v)} characters, not shown)",
             "expected a Kubernetes Secret name (lowercase letters, digits, '-' and '.') "
             "or an environment variable name",
         )
@@ -266,6 +274,8 @@ def auto_config(
         items = value[key]
         if not isinstance(items, list) or not all(isinstance(m, str) and m.strip() for m in items):
             raise ValidationError(f"autoConfig.{key} must be a list of model names")
+        for m in items:  # the same rule as every other model name (no control characters)
+            name(m, f"autoConfig.{key}", what="model name")
         if len(set(items)) != len(items):
             raise ValidationError(f"autoConfig.{key} lists a model twice")
         if check_model is not None:

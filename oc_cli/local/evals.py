@@ -10,7 +10,7 @@ from oc_cli.domain import skillkey
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey
-from oc_cli.errors import NotFoundError, ValidationError
+from oc_cli.errors import ForbiddenError, NotFoundError, ValidationError
 from oc_cli.local.base import Json, dumps, loads
 from oc_cli.local.routing import RoutingMixin
 
@@ -152,6 +152,7 @@ class EvalMixin(RoutingMixin):
         """Validate every row first (collecting every bad line), then insert all in one transaction."""
         cases: list[Json] = []
         bad: list[str] = []
+        forbidden: ForbiddenError | None = None
         for i, body in enumerate(rows, 1):
             where = f"line {body.get('_line', i) if isinstance(body, dict) else i}: "
             if not isinstance(body, dict):
@@ -162,16 +163,25 @@ class EvalMixin(RoutingMixin):
                 key = SkillKey(case["skillName"], case["skillScope"], case["skillTeam"])
                 self.require_skill_owner(key, where + "eval-case import")
                 cases.append(case)
-            except Exception as exc:  # OcError: collect, report together
-                bad.append(getattr(exc, "line", lambda: str(exc))().removeprefix("error: "))
+            except Exception as exc:  # OcError: collect, report together ("what — why", no code)
+                bad.append(" ".join(str(exc).split()))
+                if isinstance(exc, ForbiddenError) and forbidden is None:
+                    forbidden = exc
         if bad:
+            # A line the identity may not write makes the whole import forbidden (exit 5), not invalid.
+            what = f"eval-case import: {len(bad)} bad line{'s' if len(bad) > 1 else ''}, nothing imported"
             shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
-            raise ValidationError(f"eval-case import: {len(bad)} bad line{'s' if len(bad) > 1 else ''}, nothing imported",
-                                  shown)
+            if forbidden is not None:
+                raise ForbiddenError(what, shown, code=forbidden.code)
+            raise ValidationError(what, shown)
         if not cases:
             raise ValidationError("eval-case import: the file has no cases")
+        # The entry belongs to the tenant whose skills the cases are for, when there is exactly one,
+        # so that tenant sees its own import in `oc audit list`.
+        teams = {case["skillTeam"] for case in cases}
+        tenant = teams.pop() if len(teams) == 1 else ""
         with self.store.write() as c:
             ids = [self._insert_case(c, case) for case in cases]
             self.audit(c, "EvalCasesImported", "RoutingEvalCase/*", f"Imported {len(ids)} eval cases",
-                       after={"ids": ids})
+                       tenant=tenant or None, after={"ids": ids})
         return {"imported": len(ids), "ids": ids}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 
@@ -116,19 +117,28 @@ def import_(
     default_key = None
     if skill or skill_name:
         default_key = _skill.required(skill, skill_name, skill_scope, skill_team)
+    # Bytes, decoded line by line: a line that is not UTF-8 is reported like any other bad line.
     try:
-        fh = sys.stdin if path == "-" else open(path, encoding="utf-8")
+        if path == "-":  # a text stream without a byte buffer (a StringIO in tests) is encoded back
+            fh = getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
+        else:
+            fh = open(path, "rb")
     except OSError as exc:
         raise ValidationError(f"FILE: cannot read {path}", exc.strerror or str(exc)) from None
     rows: list[dict] = []
     bad: list[str] = []
     with fh:
-        for number, line in enumerate(fh, 1):
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad.append(f"line {number}: not valid UTF-8 (byte {exc.start + 1})")
+                continue
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply to parse
                 bad.append(f"line {number}: not valid JSON ({str(exc).split(':')[0]})")
                 continue
             if not isinstance(obj, dict):
