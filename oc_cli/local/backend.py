@@ -9,7 +9,8 @@ from __future__ import annotations
 from oc_cli.local.auditlog import AuditMixin
 from oc_cli.local.measure import MeasurementMixin
 from oc_cli.local.registry import RegistryMixin
+from oc_cli.local.usage import UsageMixin
 
 
-class LocalControlPlane(MeasurementMixin, RegistryMixin, AuditMixin):
+class LocalControlPlane(MeasurementMixin, RegistryMixin, UsageMixin, AuditMixin):
     """Local mode: the default, no server needed."""

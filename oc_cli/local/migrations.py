@@ -279,3 +279,95 @@ def m002_measurements(c: sqlite3.Connection) -> None:
         CREATE INDEX usage_start ON usage (start_time);
         """,
     )
+
+
+
+
+# Metrics over millions of usage rows (SPEC §6) need what the table alone cannot give fast:
+#
+# - ``usage_model_latency`` orders each model's calls by latency, so the exact p95 of a model is
+#   one OFFSET walk down the top 5% of its entries, and the p95 of any other grouping a merge of
+#   those walks; its other columns let the walks filter by window and tenant and read the group
+#   without touching the table.
+# - ``usage_hourly`` sums imported traffic per hour, model, skill and tenant, so summing a window
+#   reads its whole hours there instead of every row. The importer (oc_cli/local/usage.py) adds
+#   each batch with one set-based statement in the batch's transaction (no imported rows exist
+#   before this migration: the importer comes with it); an insert trigger would be simpler but
+#   made inserts 60% slower. Key columns hold '' for NULL. The triggers keep it exact if an
+#   imported row is ever updated or deleted.
+# - ``usage_own_start`` finds the rows not in the rollup (oc's own gateway calls, source 'oc')
+#   by time; there are few of them, and a partial index costs imports nothing.
+_ROLLUP_COLUMNS = (
+    "hour, model, skill, tenant, requests, failures, prompt_tokens, completion_tokens, spend_usd, spend_n,"
+    " latency_sum, latency_n"
+)
+_ROLLUP_ON_CONFLICT = """
+    ON CONFLICT (hour, model, skill, tenant) DO UPDATE SET
+        requests = requests + excluded.requests, failures = failures + excluded.failures,
+        prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = completion_tokens + excluded.completion_tokens,
+        spend_usd = spend_usd + excluded.spend_usd, spend_n = spend_n + excluded.spend_n,
+        latency_sum = latency_sum + excluded.latency_sum, latency_n = latency_n + excluded.latency_n
+"""
+# Adds the imported usage rows with id > ? to the rollup (the importer's set-based statement).
+ROLLUP_ADD_IMPORTED_AFTER = f"""
+    INSERT INTO usage_hourly ({_ROLLUP_COLUMNS})
+    SELECT substr(start_time, 1, 13), ifnull(model, ''), ifnull(skill, ''), ifnull(tenant, ''), count(*),
+        total(status = 'failure'), total(prompt_tokens), total(completion_tokens), total(spend_usd),
+        count(spend_usd), total(latency_ms), count(latency_ms)
+    FROM usage WHERE id > ? AND source = 'import' GROUP BY 1, 2, 3, 4
+    {_ROLLUP_ON_CONFLICT}
+"""
+_ROLLUP_ADD_NEW = f"""
+    INSERT INTO usage_hourly ({_ROLLUP_COLUMNS}) VALUES (
+        substr(NEW.start_time, 1, 13), ifnull(NEW.model, ''), ifnull(NEW.skill, ''), ifnull(NEW.tenant, ''), 1,
+        NEW.status = 'failure', ifnull(NEW.prompt_tokens, 0), ifnull(NEW.completion_tokens, 0),
+        ifnull(NEW.spend_usd, 0), NEW.spend_usd IS NOT NULL, ifnull(NEW.latency_ms, 0), NEW.latency_ms IS NOT NULL)
+    {_ROLLUP_ON_CONFLICT};
+"""
+_ROLLUP_REMOVE_OLD = """
+    UPDATE usage_hourly SET
+        requests = requests - 1, failures = failures - (OLD.status = 'failure'),
+        prompt_tokens = prompt_tokens - ifnull(OLD.prompt_tokens, 0),
+        completion_tokens = completion_tokens - ifnull(OLD.completion_tokens, 0),
+        spend_usd = spend_usd - ifnull(OLD.spend_usd, 0), spend_n = spend_n - (OLD.spend_usd IS NOT NULL),
+        latency_sum = latency_sum - ifnull(OLD.latency_ms, 0), latency_n = latency_n - (OLD.latency_ms IS NOT NULL)
+    WHERE hour = substr(OLD.start_time, 1, 13) AND model = ifnull(OLD.model, '') AND skill = ifnull(OLD.skill, '')
+        AND tenant = ifnull(OLD.tenant, '');
+"""
+
+
+@migration(3, "usage: upstream model; latency index, hourly rollup and own-calls index for metrics")
+def m003_usage_metrics(c: sqlite3.Connection) -> None:
+    run_script(
+        c,
+        f"""
+        ALTER TABLE usage ADD COLUMN upstream_model TEXT;
+        CREATE INDEX usage_model_latency ON usage (model, latency_ms, start_time, tenant, skill);
+        CREATE INDEX usage_own_start ON usage (start_time) WHERE source <> 'import';
+        CREATE TABLE usage_hourly (
+            hour TEXT NOT NULL,
+            model TEXT NOT NULL,
+            skill TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            spend_usd REAL NOT NULL,
+            spend_n INTEGER NOT NULL,
+            latency_sum REAL NOT NULL,
+            latency_n INTEGER NOT NULL,
+            PRIMARY KEY (hour, model, skill, tenant)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER usage_hourly_delete AFTER DELETE ON usage WHEN OLD.source = 'import' BEGIN
+            {_ROLLUP_REMOVE_OLD}
+        END;
+        CREATE TRIGGER usage_hourly_update_old AFTER UPDATE ON usage WHEN OLD.source = 'import' BEGIN
+            {_ROLLUP_REMOVE_OLD}
+        END;
+        CREATE TRIGGER usage_hourly_update_new AFTER UPDATE ON usage WHEN NEW.source = 'import' BEGIN
+            {_ROLLUP_ADD_NEW}
+        END;
+        """,
+    )
