@@ -254,5 +254,19 @@ class LocalBase:
         self.notices.append(text)
 
 
+def skill_where(skill_name: str | None, skill_scope: str | None, skill_team: str | None) -> tuple[str, list[str]]:
+    """The list filters of eval cases and measurements: name and scope only when non-empty; an
+    empty team is a real filter (org skills), as the control plane treats ``skillTeam=``."""
+    where, args = [], []
+    for column, value in (("skill_name", skill_name), ("skill_scope", skill_scope)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if skill_team is not None:
+        where.append("skill_team = ?")
+        args.append(skill_team)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
 def names(rows: Iterable[Json], key: str = "publicModelName") -> list[str]:
     return [r[key] for r in rows]

@@ -11,7 +11,7 @@ from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey
 from oc_cli.errors import ForbiddenError, NotFoundError, ValidationError
-from oc_cli.local.base import Json, dumps, loads
+from oc_cli.local.base import Json, dumps, loads, skill_where
 from oc_cli.local.routing import RoutingMixin
 
 MAX_JSON_BYTES = 100_000  # the control plane's JSON body limit; an eval case is one such body
@@ -76,17 +76,8 @@ class EvalMixin(RoutingMixin):
 
     def list_eval_cases(self, *, skill_name: str | None = None, skill_scope: str | None = None,
                         skill_team: str | None = None) -> list[Json]:
-        where, args = [], []
-        if skill_name:
-            where.append("skill_name = ?")
-            args.append(skill_name)
-        if skill_scope:
-            where.append("skill_scope = ?")
-            args.append(skill_scope)
-        if skill_team is not None:  # an empty team is a real filter (org skills)
-            where.append("skill_team = ?")
-            args.append(skill_team)
-        sql = "SELECT * FROM eval_cases" + (" WHERE " + " AND ".join(where) if where else "")
+        where, args = skill_where(skill_name, skill_scope, skill_team)
+        sql = "SELECT * FROM eval_cases" + where
         rows = self.conn.execute(sql + " ORDER BY created_at DESC, id DESC", args).fetchall()
         return [eval_case_row(r) for r in rows if self.skill_visible(r["skill_team"])]
 

@@ -17,7 +17,7 @@ from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey, from_parts
 from oc_cli.errors import ConflictError, NotFoundError, ValidationError
-from oc_cli.local.base import Json, dumps, loads
+from oc_cli.local.base import Json, dumps, loads, skill_where
 from oc_cli.local.evals import EvalMixin
 
 UNCONFIGURED_NOTE = "Shadow-measurement seams are not configured; nothing was recorded."
@@ -192,17 +192,8 @@ class MeasurementMixin(EvalMixin):
 
     def list_measurements(self, *, skill_name: str | None = None, skill_scope: str | None = None,
                           skill_team: str | None = None) -> list[Json]:
-        where, args = [], []
-        if skill_name:
-            where.append("skill_name = ?")
-            args.append(skill_name)
-        if skill_scope:
-            where.append("skill_scope = ?")
-            args.append(skill_scope)
-        if skill_team is not None:
-            where.append("skill_team = ?")
-            args.append(skill_team)
-        sql = "SELECT * FROM measurements" + (" WHERE " + " AND ".join(where) if where else "")
+        where, args = skill_where(skill_name, skill_scope, skill_team)
+        sql = "SELECT * FROM measurements" + where
         with self.store.read() as c:
             rows = c.execute(sql + " ORDER BY run_at DESC, id DESC", args).fetchall()
             return [self._measurement_view(c, r) for r in rows if self.skill_visible(r["skill_team"])]

@@ -21,12 +21,6 @@ COLUMNS = ["id", "skill", "qualityBar", "input", "expected", "createdAt"]
 EXPORT_FIELDS = ("skillName", "skillScope", "skillTeam", "input", "expected", "qualityBar")
 
 
-def _with_key(rows: list[dict]) -> list[dict]:
-    from oc_cli.domain.skillkey import SkillKey
-
-    return [{"skill": str(SkillKey(r["skillName"], r["skillScope"], r["skillTeam"])), **r} for r in rows]
-
-
 @app.command("add")
 def add(
     skill: str = _skill.SkillOpt(),
@@ -59,7 +53,7 @@ def list_(
 ) -> None:
     """List eval cases, newest first."""
     rows = backend().list_eval_cases(**_skill.filters(skill, skill_name, skill_scope, skill_team))
-    show(rows if fmt == "json" else _with_key(rows), fmt, COLUMNS)
+    show(rows if fmt == "json" else _skill.with_key(rows), fmt, COLUMNS)
 
 
 @app.command("show")

@@ -19,12 +19,6 @@ COLUMNS = ["id", "skill", "currentModel", "candidateModel", "status", "sampledCa
            "pinnedCiLowPct", "pinnedCiHighPct", "candidatePassRate", "proposalId", "runAt"]
 
 
-def _with_key(rows: list[dict]) -> list[dict]:
-    from oc_cli.domain.skillkey import SkillKey
-
-    return [{"skill": str(SkillKey(r["skillName"], r["skillScope"], r["skillTeam"])), **r} for r in rows]
-
-
 class _Progress:
     """A progress bar on stderr when it is a terminal (and not in CI); silent otherwise."""
 
@@ -132,7 +126,7 @@ def list_(
 ) -> None:
     """List measurements, newest first."""
     rows = backend().list_measurements(**_skill.filters(skill, skill_name, skill_scope, skill_team))
-    show(rows if fmt == "json" else _with_key(rows), fmt, COLUMNS)
+    show(rows if fmt == "json" else _skill.with_key(rows), fmt, COLUMNS)
 
 
 @app.command("show")

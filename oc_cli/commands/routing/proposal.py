@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from oc_cli import output
+from oc_cli.commands.routing import _skill
 from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
 from oc_cli.errors import ValidationError
 
@@ -12,12 +13,6 @@ app = typer.Typer(help="Proposals: approve (pin the skill to the proposed model)
 
 COLUMNS = ["id", "skill", "fromModel", "proposedModel", "projectedSavingsPct", "pinnedSavingsPct", "status", "createdAt"]
 STATUSES = ("pending", "approved", "rejected", "applied")
-
-
-def _with_key(rows: list[dict]) -> list[dict]:
-    from oc_cli.domain.skillkey import SkillKey
-
-    return [{"skill": str(SkillKey(r["skillName"], r["skillScope"], r["skillTeam"])), **r} for r in rows]
 
 
 @app.command("list")
@@ -29,7 +24,7 @@ def list_(
     if status is not None and status not in STATUSES:
         raise ValidationError(f"--status: invalid value {status!r}", f"expected one of {', '.join(STATUSES)}")
     rows = backend().list_proposals(status=status)
-    show(rows if fmt == "json" else _with_key(rows), fmt, COLUMNS)
+    show(rows if fmt == "json" else _skill.with_key(rows), fmt, COLUMNS)
 
 
 @app.command("show")
