@@ -594,8 +594,10 @@ def decide(
     level = f"{confidence_pct:g}%"
     reasons: list[str] = []
     interval = f"[{_signed(savings_ci_low_pct, 1)}%, {_signed(savings_ci_high_pct, 1)}%]"
+    # cases whose cost is unknown did complete; they just cannot enter the estimate
+    none_usable = ("no completed case has a known cost" if unknown_cost_cases else "no case completed")
     if sampled_cases == 0:
-        reasons.append("savings: no case completed, so there is no saving to estimate")
+        reasons.append(f"savings: {none_usable}, so there is no saving to estimate")
     elif savings_ci_low_pct <= 0.0:
         reasons.append(
             f"savings: pinning the candidate saves an estimated {_signed(savings_pct, 1)}%, but the {level}"
@@ -608,7 +610,7 @@ def decide(
             " — measure more cases"
         )
     if sampled_cases == 0:
-        reasons.append("quality: no case completed, so the pass rates cannot be compared")
+        reasons.append(f"quality: {none_usable}, so the pass rates cannot be compared")
     elif not checks["nonInferior"]:
         reasons.append(
             f"quality: candidate pass rate {candidate_pass_rate:.2f} vs baseline {baseline_pass_rate:.2f};"
@@ -616,7 +618,8 @@ def decide(
             f" {_signed(-quality_margin, 2)} (non-inferiority margin)"
         )
     if not checks["minCases"]:
-        reasons.append(f"sample size: {_cases(sampled_cases)} completed; at least {min_cases} are required")
+        usable = " with a known cost" if unknown_cost_cases else ""
+        reasons.append(f"sample size: {_cases(sampled_cases)} completed{usable}; at least {min_cases} are required")
     if not checks["noFailures"]:
         reasons.append(f"failures: {_cases(failed_cases)} failed; resume the run to retry them before deciding")
     if not checks["costsKnown"]:

@@ -529,3 +529,14 @@ def test_a_much_cheaper_equally_good_candidate_is_proposed() -> None:
         assert summary["pinnedSavingsPct"] > 80.0
     # The simulations in docs/statistics.md put this power at about 99.7% for these costs.
     assert proposed / datasets >= 0.95
+
+
+def test_reasons_do_not_claim_no_case_completed_when_only_costs_are_unknown():
+    decision = decide(sampled_cases=0, savings_pct=0.0, savings_ci_low_pct=0.0, savings_ci_high_pct=0.0,
+                      baseline_pass_rate=0.0, candidate_pass_rate=0.0, pass_rate_diff_ci_low=0.0,
+                      min_cases=10, unknown_cost_cases=12)
+    text = " ".join(decision.reasons)
+    assert "no case completed" not in text
+    assert "no completed case has a known cost" in text
+    assert "with a known cost" in text
+    assert not decision.propose and not decision.checks["costsKnown"]
