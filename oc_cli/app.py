@@ -130,6 +130,7 @@ def root(
     no_color: bool = typer.Option(False, "--no-color", help="Disable colour (also NO_COLOR=1)."),
     ca_bundle: str = typer.Option(None, "--ca-bundle", metavar="PATH", help="CA bundle for TLS to the control plane."),
     insecure: bool = typer.Option(False, "--insecure", help="Skip TLS verification (remote mode; unsafe)."),
+    request_timeout: float = typer.Option(None, "--request-timeout", metavar="SECONDS", help="Timeout of each control-plane request (remote mode; default 30) [env: OC_REQUEST_TIMEOUT]."),
 ) -> None:
     """oc — OpenCrane model routing with evidence.
 
@@ -140,7 +141,7 @@ def root(
     """
     runtime.configure(
         runtime.Options(db=db, context=context, url=url, as_tenant=as_tenant, no_color=no_color,
-                        ca_bundle=ca_bundle, insecure=insecure)
+                        ca_bundle=ca_bundle, insecure=insecure, request_timeout=request_timeout)
     )
 
 

@@ -77,7 +77,7 @@ def _remote(s: Settings) -> "ControlPlane":
         verify = False
     elif s.ca_bundle:
         verify = s.ca_bundle
-    return RemoteControlPlane(s.url, token, verify=verify)
+    return RemoteControlPlane(s.url, token, verify=verify, timeout=s.request_timeout)
 
 
 def close() -> None:

@@ -98,6 +98,7 @@ class Options:
     no_color: bool = False
     ca_bundle: str | None = None
     insecure: bool = False
+    request_timeout: float | None = None
 
 
 @dataclass
@@ -116,6 +117,7 @@ class Settings:
     ca_bundle: str | None
     insecure: bool
     config_file: Path
+    request_timeout: float = 30.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -183,6 +185,16 @@ def resolve(opts: Options) -> Settings:
 
         tenant = tenant_name(tenant, t_src or "--as-tenant")
 
+    timeout: float = 30.0
+    raw_timeout, t_flag = ((opts.request_timeout, "--request-timeout") if opts.request_timeout is not None
+                           else (os.environ.get("OC_REQUEST_TIMEOUT"), "OC_REQUEST_TIMEOUT"))
+    if raw_timeout not in (None, ""):
+        try:
+            timeout = float(raw_timeout)
+        except (TypeError, ValueError):
+            timeout = -1.0
+        if not 0 < timeout <= 3600:
+            raise ValidationError(f"{t_flag}: expected seconds between 0 and 3600, got {raw_timeout!r}")
     ca = opts.ca_bundle or os.environ.get("OC_CA_BUNDLE") or ctx.get("ca-bundle")
     insecure = bool(opts.insecure or ctx.get("insecure"))
     return Settings(
@@ -198,6 +210,7 @@ def resolve(opts: Options) -> Settings:
         ca_bundle=ca,
         insecure=insecure,
         config_file=cfg_path,
+        request_timeout=timeout,
     )
 
 
