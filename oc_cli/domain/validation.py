@@ -250,8 +250,9 @@ def auto_config(
         raise ValidationError("autoConfig must be an object", f"got {type(value).__name__ if value is not None else 'null'}")
     unknown = sorted(set(value) - set(AUTO_CONFIG_KEYS))
     if unknown:
+        shown = ", ".join(k if len(k) <= 40 else k[:37] + "..." for k in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         raise ValidationError(
-            f"autoConfig: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
+            f"autoConfig: unknown key{'s' if len(unknown) > 1 else ''} {shown}",
             f"valid keys: {', '.join(AUTO_CONFIG_KEYS)}",
         )
     if value.get("objective") not in OBJECTIVES:

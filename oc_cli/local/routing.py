@@ -68,6 +68,9 @@ class RoutingMixin(LocalBase):
                 self.require_tenant_exists(c, key.team, "skill team")
             if mode == "pinned":
                 self.check_model_usable(c, pinned_model, key.tenant, "--pinned-model")
+            if mode is None and self._skill(c, key) is None:
+                raise NotFoundError(f"skill '{key}' not found", "there is no posture to clear",
+                                    code="SKILL_NOT_FOUND", hint="list them with: oc skill-posture list")
             cfg = None
             if mode == "auto":
                 cfg = dict(v.DEFAULT_AUTO_CONFIG) if auto_config is None else auto_config

@@ -852,3 +852,22 @@ def test_changing_a_credentials_provider_to_a_taken_one_is_a_conflict(world, op)
     other = op.create_credential({"provider": "anthropic", "secretRef": "anthropic-prod"})
     # not an sqlite3.IntegrityError escaping as an internal error (exit 1)
     refused(op, ConflictError, None, lambda: op.update_credential(other["id"], {"provider": "openai"}))
+
+
+def test_clearing_the_posture_of_an_unknown_skill_is_not_found_and_registers_nothing(local_cp):
+    from oc_cli.domain.skillkey import parse
+    from oc_cli.errors import NotFoundError
+
+    cp = local_cp()
+    with pytest.raises(NotFoundError):
+        cp.set_posture(parse("never-seen"), mode=None)
+    assert cp.list_postures() == []
+
+
+def test_an_unknown_auto_config_key_is_shown_shortened():
+    from oc_cli.domain.validation import auto_config
+    from oc_cli.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        auto_config({"objective": "balanced", "sessionPin": True, "explorationRate": 0, "x" * 100_000: 1})
+    assert len(info.value.line()) < 1000
