@@ -36,7 +36,8 @@ import httpx
 
 from oc_cli.controlplane import Json, Progress
 from oc_cli.domain.skillkey import SkillKey
-from oc_cli.errors import NotFoundError, NotSupportedError, OcError, UnconfiguredError, ValidationError
+from oc_cli.errors import (NotFoundError, NotSupportedError, OcError, UnconfiguredError, UpstreamError,
+                           ValidationError)
 from oc_cli.remote.client import ApiClient
 
 # Documented default for `--auto` without `--auto-config` (SPEC §4.5).
@@ -70,6 +71,33 @@ def _unsupported(verb: str, hint: str = LOCAL_MODE_HINT) -> NotSupportedError:
     return NotSupportedError(verb, "not supported by the control plane", hint=hint)
 
 
+# GET routes that answer a JSON array of objects (opencrane-api §2-§10); their `/{id}` children and
+# the posture lookup answer one object; /audit answers the {data, pagination} envelope.
+_LIST_PATHS = frozenset({"/providers/credentials", "/models", "/skills/posture", "/model-routing/defaults",
+                         "/model-routing/eval-cases", "/model-routing/measurements", "/model-routing/proposals",
+                         "/model-routing/recommendations"})
+
+
+def _checked_shape(path: str, what: str, body: Any) -> Any:
+    """A 2xx answer of the wrong shape is an upstream failure, not data to print (or crash on)."""
+    if path in _LIST_PATHS:
+        ok = isinstance(body, list) and all(isinstance(row, dict) for row in body)
+        want = "a JSON array of objects"
+    elif path == "/audit":
+        ok = isinstance(body, dict) and isinstance(body.get("data"), list)
+        want = "an object with a data array"
+    elif any(path.startswith(p + "/") for p in _LIST_PATHS):
+        ok = isinstance(body, dict)
+        want = "a JSON object"
+    else:
+        return body  # metrics: passed through verbatim, whatever the backend says
+    if not ok:
+        got = "nothing" if body is None else type(body).__name__
+        raise UpstreamError(what, f"the control plane answered {got} where {want} was expected",
+                            code="UNEXPECTED_RESPONSE")
+    return body
+
+
 class RemoteControlPlane:
     """The OpenCrane control plane at ``base_url`` (its root; ``/api/v1`` is appended)."""
 
@@ -94,7 +122,7 @@ class RemoteControlPlane:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _get(self, path: str, what: str, params: dict[str, Any] | None = None) -> Any:
-        return self._api.request("GET", path, what=what, params=params)
+        return _checked_shape(path, what, self._api.request("GET", path, what=what, params=params))
 
     def _send(self, method: str, path: str, what: str, body: Any = None,
               timeout: float | None = None) -> Any:

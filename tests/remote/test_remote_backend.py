@@ -520,3 +520,39 @@ def test_local_mode_imports_do_not_pull_httpx():
             "print(sorted(m for m in ('httpx', 'keyring') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class _FixedAnswer:
+    """A transport that answers every request with one canned 200 body."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def __call__(self, request):
+        import httpx
+
+        return httpx.Response(200, content=self.body, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("body", [b'{"id": "x"}', b'"text"', b"null", b"[1, 2]"])
+def test_a_list_answer_of_the_wrong_shape_is_an_upstream_error(body):
+    import httpx
+
+    from oc_cli.errors import UpstreamError
+    from oc_cli.remote.backend import RemoteControlPlane
+
+    cp = RemoteControlPlane("http://cp.invalid", "t", transport=httpx.MockTransport(_FixedAnswer(body)))
+    with pytest.raises(UpstreamError) as info:
+        cp.list_models()
+    assert info.value.code == "UNEXPECTED_RESPONSE"
+
+
+def test_a_show_answer_that_is_not_an_object_is_an_upstream_error():
+    import httpx
+
+    from oc_cli.errors import UpstreamError
+    from oc_cli.remote.backend import RemoteControlPlane
+
+    cp = RemoteControlPlane("http://cp.invalid", "t", transport=httpx.MockTransport(_FixedAnswer(b"[]")))
+    with pytest.raises(UpstreamError):
+        cp.get_credential("cm1")
