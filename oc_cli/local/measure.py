@@ -433,6 +433,16 @@ class MeasurementMixin(EvalMixin):
                 self.audit(c, "RoutingProposalCreated", f"RoutingProposal/{proposal_id}",
                            f"Routing proposal {proposal_id}: pin {key} to {m['candidate_model']}"
                            f" (from {m['current_model']})", tenant=key.tenant)
+                # One open proposal per skill: newer evidence replaces an older pending proposal
+                # (the control plane lets them pile up; approving a stale one would be a mistake).
+                older = [r[0] for r in c.execute(
+                    "SELECT id FROM proposals WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
+                    " AND status = 'pending' AND id != ?", (key.name, key.scope, key.team, proposal_id))]
+                for old_id in older:
+                    c.execute("UPDATE proposals SET status = 'rejected', decided_by = ?, decided_at = ?"
+                              " WHERE id = ? AND status = 'pending'", (f"superseded by {proposal_id}", now, old_id))
+                    self.audit(c, "RoutingProposalSuperseded", f"RoutingProposal/{old_id}",
+                               f"Routing proposal {old_id} ({key}) superseded by {proposal_id}", tenant=key.tenant)
             view = self._measurement_view(c, c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone())
         return {"status": "measured", "measurement": view, "proposalId": proposal_id}
 

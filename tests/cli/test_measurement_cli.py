@@ -292,3 +292,20 @@ def test_ctrl_c_leaves_a_resumable_run_and_says_how_to_resume(oc: Oc, gateway: F
     interrupted = oc.json("routing", "measurement", "show", mid)
     assert interrupted["status"] == "interrupted" and 1 <= interrupted["casesCompleted"] < 10
     assert oc.json("routing", "measurement", "run", "--resume", mid)["measurement"]["casesCompleted"] == 10
+
+
+def test_a_newer_convincing_run_supersedes_the_older_pending_proposal(oc: Oc) -> None:
+    import_cases(oc, "summarise", 10)
+    first = oc.json("routing", "measurement", "run", "--skill", "summarise", "--candidate-model", "cand")["proposalId"]
+    second = oc.json("routing", "measurement", "run", "--skill", "summarise", "--candidate-model", "cand")["proposalId"]
+    assert first and second and first != second
+
+    pending = oc.json("routing", "proposal", "list", "--status", "pending")
+    assert [p["id"] for p in pending] == [second]
+    old = oc.json("routing", "proposal", "show", first)
+    assert old["status"] == "rejected" and old["decidedBy"] == f"superseded by {second}"
+
+    again = oc.run("routing", "proposal", "approve", first, expect=4)
+    assert "already rejected" in again.stderr
+    actions = [e["action"] for e in oc.json("audit", "list")["data"]]
+    assert "RoutingProposalSuperseded" in actions
