@@ -25,8 +25,9 @@ import pytest
 from oc_cli.domain.skillkey import parse
 from oc_cli.errors import EXIT_CODES
 from tests.conftest import OcEnv, OcResult, subprocess_env
+from tests.support import fake_keys
 
-RAW_KEY = "sk-proj-Zr4T9qLx2Vb7Nc1Mw8Ks3Jd6Hf0Gp5Ya"
+RAW_KEY = fake_keys.openai(21, kind="proj")
 ERROR_LINE = re.compile(r"^error: \S.*? \[[A-Z][A-Z_]*\]( \(hint: .+\))?$")
 ANSI = "\x1b"
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from oc_cli.domain import validation as v
 from oc_cli.errors import EXIT_FORBIDDEN, EXIT_USAGE, ForbiddenError, NotFoundError, ValidationError
+from tests.support import fake_keys
 
 # -- raw keys versus secret references -------------------------------------------------------------
 
@@ -18,9 +19,9 @@ RAW_KEYS = [
     "sk-proj-" + "Ab3dE" * 8,
     "sk-ant-api03-" + "x" * 30,
     "sk-1234",
-    "AKIAIOSFODNN7EXAMPLE",
-    "ASIAY34FZKBOKMUTVV7A",
-    "AIzaSyA-1234567890abcdefghijklmnop",
+    fake_keys.aws_access_key_id(),
+    fake_keys.aws_session_key_id(),
+    fake_keys.google(),
     "ghp_" + "a1B2" * 9,
     "github_pat_11ABCDEFG",
     "xoxb-123-456-abc",
@@ -30,7 +31,7 @@ RAW_KEYS = [
     "Bearer abc.def",
     "basic dXNlcjpwYXNz",
     "-----BEGIN RSA PRIVATE KEY-----\nMIIE...",
-    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+    fake_keys.jwt(),
     "0123456789abcdef0123456789abcdef",  # 32 hex digits
     "A7f9Kq2ZpL8xW3mN5vB1cR6tY4uH0jE",  # one long random run
     "prefix-A7f9Kq2ZpL8xW3mN5vB1cR6tY4uH0jE",

@@ -39,6 +39,7 @@ import pytest
 from oc_cli.domain.skillkey import parse
 from oc_cli.local.backend import LocalControlPlane
 from tests.conftest import OcEnv
+from tests.support import fake_keys
 
 ERROR_LINE = re.compile(r"^error: \S.*? \[[A-Z][A-Z_0-9]*\]( \(hint: .+\))?$")
 GATEWAY = {"LITELLM_ENDPOINT": "http://127.0.0.1:9", "LITELLM_MASTER_KEY": "unused", "ROUTING_JUDGE_MODEL": "judge"}
@@ -57,25 +58,25 @@ def random_key(seed: int, length: int = 40) -> str:
 
 
 RAW_KEYS = {
-    "sk-live": "sk-live-4eC39HqLyjWDarjtT1zdp7dc9Xk2mQ",
-    "sk-ant": "sk-ant-api03-Zr4T9qLx2Vb7Nc1Mw8Ks3Jd6Hf0Gp5Ya",
-    "AKIA": "AKIAIOSFODNN7EXAMPLE",
-    "AWS secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "JWT": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV",
+    "sk-live": fake_keys.openai(11),
+    "sk-ant": fake_keys.anthropic(12),
+    "AKIA": fake_keys.aws_access_key_id(13),
+    "AWS secret": fake_keys.aws_secret(14),
+    "JWT": fake_keys.jwt(15),
     "40 random": random_key(40),
-    "github": "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
-    "slack": "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx",
+    "github": fake_keys.github(16),
+    "slack": fake_keys.slack(17),
     "bearer": "Bearer q8Zr4T9qLx2Vb7Nc1Mw8",
     "pem": "-----BEGIN PRIVATE KEY-----MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
-    "google": "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
-    "hex64": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "google": fake_keys.google(18),
+    "hex64": fake_keys.hex_digest(19),
 }
 
 #: Files an entry can name as ``{file:NAME}``; each is written once per module.
 FILES: dict[str, bytes] = {
     "truncated.jsonl": b'{"skillName": "summarise", "input": "x"\n',
     "array.jsonl": b'["summarise", "x"]\n',
-    "unknown-field.jsonl": b'{"skillName": "summarise", "input": "x", "apiKey": "sk-live-4eC39HqLyjWDarjtT1zdp7dc"}\n',
+    "unknown-field.jsonl": ('{"skillName": "summarise", "input": "x", "apiKey": "%s"}\n' % fake_keys.openai(20)).encode(),
     "not-utf8.jsonl": b'{"skillName": "summarise", "input": "caf\xe9 \xff\xfe"}\n',
     "deeply-nested.jsonl": b"[" * 100_000 + b"]" * 100_000 + b"\n",
     "empty.jsonl": b"\n\n",

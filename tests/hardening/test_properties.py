@@ -28,6 +28,7 @@ from oc_cli import output
 from oc_cli.app import main
 from oc_cli.domain import validation as v
 from oc_cli.errors import EXIT_USAGE, OcError, ValidationError
+from tests.support import fake_keys
 
 
 def shown_on_stderr(line: str) -> str:
@@ -55,7 +56,7 @@ def test_visible_text_is_left_alone(text: str):
 # Values start and end with characters no message of ours contains, so a value found in the
 # error can only have been echoed.
 @given(st.text(min_size=4).map(lambda text: f"Q{text}Z9"))
-@example("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+@example(fake_keys.aws_secret(23))
 @example("Qabcd+efgh/ijkl+mnop=Z9")
 def test_a_refused_secret_reference_is_never_echoed(value: str):
     try:

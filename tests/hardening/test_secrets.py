@@ -33,11 +33,12 @@ import pytest
 from tests.conftest import UNSET_VARS, OcResult, subprocess_env
 from tests.support.cp_server import ControlPlaneServer
 from tests.support.fake_gateway import FakeGateway, Reply
+from tests.support import fake_keys
 
 TOKEN = "ocp_1f0a9d8c7b6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
 ENV_GATEWAY_KEY = "sk-litellm-master-Zr4T9qLx2Vb7Nc1Mw8Ks"
 CONTEXT_GATEWAY_KEY = "sk-litellm-context-Hf0Gp5Ya3Jd6Mw8Ks1Nc"
-RAW_KEY = "sk-live-4eC39HqLyjWDarjtT1zdp7dc9Xk2mQ"
+RAW_KEY = fake_keys.openai(22)
 SECRETS = (TOKEN, ENV_GATEWAY_KEY, CONTEXT_GATEWAY_KEY, RAW_KEY)
 KEY_SHAPED = re.compile(rb"sk-[A-Za-z0-9_-]{6,}|ocp_[0-9a-f]{16,}")
 FILE_KEYRING = "tests.cli.test_remote_cli.FileKeyring"  # keeps entries in $OC_TEST_KEYRING_FILE

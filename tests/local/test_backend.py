@@ -29,9 +29,10 @@ from oc_cli.errors import (
 from oc_cli.local.backend import LocalControlPlane
 from oc_cli.local.migrations import MIGRATIONS, migrate
 from oc_cli.local.store import Store
+from tests.support import fake_keys
 
 LATEST_SCHEMA = MIGRATIONS[-1][0]
-SECRET = "sk-proj-Q7rT2vX9zB4nM8kL3pW6yH1cF5gJ0dS"
+SECRET = fake_keys.openai(24, kind="proj")
 
 
 @pytest.fixture
