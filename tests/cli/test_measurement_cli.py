@@ -9,50 +9,19 @@ covered in ``tests/integration/test_measurement_loop.py``.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.fake_gateway import FakeGateway, Reply
+from tests.support.oc_process import Oc
 
-OC = str(Path(sys.executable).parent / "oc")
 JUDGE_PASS = '{"score": 0.9}'
 SEED_INPUT = '{"messages":[{"role":"user","content":"Summarise: the quarterly report in two sentences."}]}'
 SEAMS = ("LITELLM_ENDPOINT", "LITELLM_MASTER_KEY", "ROUTING_JUDGE_MODEL")
-
-
-class Oc:
-    """The ``oc`` CLI on a database, config and ``$HOME`` of its own (null keyring); a fresh process per call."""
-
-    def __init__(self, home: Path, **env: str) -> None:
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("OC_", "OPENCRANE_", "LITELLM_", "ROUTING_", "FORCE_COLOR", "CLICOLOR"))}
-        self.db = home / "oc.db"
-        self.env = {**base, "OC_DB": str(self.db), "OC_CONFIG": str(home / "config.toml"), "CI": "1",
-                    "NO_COLOR": "1", "COLUMNS": "250", "HOME": str(home),
-                    "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **env}
-
-    def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([OC, *args], env=self.env, capture_output=True, text=True, timeout=120)
-        assert "Traceback" not in done.stderr, done.stderr
-        if expect is not None:
-            assert done.returncode == expect, (
-                f"oc {' '.join(args)} exited {done.returncode}, expected {expect}\n"
-                f"stdout: {done.stdout}\nstderr: {done.stderr}")
-        return done
-
-    def json(self, *args: str, expect: int = 0) -> Any:
-        return json.loads(self.run(*args, "-o", "json", expect=expect).stdout)
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([OC, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture

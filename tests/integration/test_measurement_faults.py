@@ -13,11 +13,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -29,8 +27,8 @@ import pytest
 from tests.integration.fake_upstreams import input_hash, is_faulty
 from tests.integration.litellm_proxy import Proxy
 from tests.support.fake_gateway import FakeGateway, Reply
+from tests.support.oc_process import Oc
 
-OC = str(Path(sys.executable).parent / "oc")
 #: The figures of a finished measurement that must not depend on how the run got there.
 FIGURES = ("sampledCalls", "atBarCheapFraction", "projectedSavingsPct", "ciLowPct", "ciHighPct", "pinnedSavingsPct",
            "pinnedCiLowPct", "pinnedCiHighPct", "baselinePassRate", "baselinePassRateCi", "candidatePassRate",
@@ -38,34 +36,6 @@ FIGURES = ("sampledCalls", "atBarCheapFraction", "projectedSavingsPct", "ciLowPc
            "baselineCostUsd", "candidateCostUsd", "bootstrap", "decision")
 PER_CASE = ("evalCaseId", "status", "baselineScore", "candidateScore", "baselineCostUsd", "candidateCostUsd",
             "baselineOutput", "candidateOutput")
-
-
-class Oc:
-    """The ``oc`` CLI on a database, config and ``$HOME`` of its own (null keyring); a fresh process per call."""
-
-    def __init__(self, home: Path, **env: str) -> None:
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("OC_", "OPENCRANE_", "LITELLM_", "ROUTING_", "FORCE_COLOR", "CLICOLOR"))}
-        self.home = home
-        self.db = home / "oc.db"
-        self.env = {**base, "OC_DB": str(self.db), "OC_CONFIG": str(home / "config.toml"), "CI": "1",
-                    "NO_COLOR": "1", "COLUMNS": "250", "HOME": str(home),
-                    "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **env}
-
-    def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([OC, *args], env=self.env, capture_output=True, text=True, timeout=120)
-        assert "Traceback" not in done.stderr, done.stderr
-        if expect is not None:
-            assert done.returncode == expect, (
-                f"oc {' '.join(args)} exited {done.returncode}, expected {expect}\n"
-                f"stdout: {done.stdout}\nstderr: {done.stderr}")
-        return done
-
-    def json(self, *args: str, expect: int = 0) -> Any:
-        return json.loads(self.run(*args, "-o", "json", expect=expect).stdout)
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([OC, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:

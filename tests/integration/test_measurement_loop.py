@@ -13,21 +13,17 @@ the tests that decide proposals each act on a skill of their own.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.fake_upstreams import count_words, is_bad_quality
 from tests.integration.litellm_proxy import STANDARD_PRICES, Proxy
+from tests.support.oc_process import Oc
 
 pytestmark = pytest.mark.integration
 
-OC = str(Path(sys.executable).parent / "oc")
 CASES = 12
 #: Proxy model name -> the upstream the registry records (its provider prefix is the family).
 UPSTREAMS = {
@@ -44,33 +40,6 @@ MEASURED = {
     "translate": "cheap-candidate",
     "classify": "cheap-candidate",
 }
-
-
-class Oc:
-    """The ``oc`` CLI on a database, config and ``$HOME`` of its own (null keyring); a fresh process per call."""
-
-    def __init__(self, home: Path, **env: str) -> None:
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("OC_", "OPENCRANE_", "LITELLM_", "ROUTING_", "FORCE_COLOR", "CLICOLOR"))}
-        self.home = home
-        self.env = {**base, "OC_DB": str(home / "oc.db"), "OC_CONFIG": str(home / "config.toml"), "CI": "1",
-                    "NO_COLOR": "1", "COLUMNS": "250", "HOME": str(home),
-                    "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **env}
-
-    def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([OC, *args], env=self.env, capture_output=True, text=True, timeout=120)
-        assert "Traceback" not in done.stderr, done.stderr
-        if expect is not None:
-            assert done.returncode == expect, (
-                f"oc {' '.join(args)} exited {done.returncode}, expected {expect}\n"
-                f"stdout: {done.stdout}\nstderr: {done.stderr}")
-        return done
-
-    def json(self, *args: str, expect: int = 0) -> Any:
-        return json.loads(self.run(*args, "-o", "json", expect=expect).stdout)
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([OC, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def texts_for(skill: str) -> list[str]:
