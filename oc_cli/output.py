@@ -187,3 +187,48 @@ def _utf8(stream) -> bool:
 
 def rows_with(rows: Iterable[dict], **extra: Any) -> list[dict]:
     return [{**r, **extra} for r in rows]
+
+
+def progress_enabled() -> bool:
+    """Progress bars only for a person at a terminal: not in CI, not when stderr is piped."""
+    if os.environ.get("CI") or os.environ.get("OC_NO_PROGRESS"):
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class ProgressBar:
+    """A transient rich progress bar on stderr, or nothing when ``enabled`` is false.
+
+    Called as ``progress(done, total, message)`` — the backends' Progress callback. ``unit`` is
+    "items" (done of total) or "bytes" (a download-style column).
+    """
+
+    def __init__(self, enabled: bool, label: str, unit: str = "items") -> None:
+        self.enabled = enabled
+        self.label = label
+        self.unit = unit
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> "ProgressBar":
+        if self.enabled:
+            from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
+            count = DownloadColumn() if self.unit == "bytes" else MofNCompleteColumn()
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), count, TimeRemainingColumn(),
+                                console=_rich_console(stderr=True), transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total or None, description=message or self.label)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

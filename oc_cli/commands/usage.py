@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 
 import typer
 
@@ -19,44 +17,6 @@ LIST_COLUMNS = ["startTime", "source", "kind", "model", "skill", "clusterTenant"
 @app.callback()
 def usage() -> None:
     """Gateway usage: production traffic imported from LiteLLM spend logs and oc's own calls."""
-
-
-class _ImportProgress:
-    """A byte-progress bar on stderr when it is a terminal (and not in CI); silent otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.task = None
-
-    def __enter__(self) -> "_ImportProgress":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-            console = Console(file=sys.stderr, no_color=not output.color_enabled(sys.stderr))
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                TimeRemainingColumn(), console=console, transient=True)
-            self.bar.__enter__()
-            self.task = self.bar.add_task("importing", total=None)
-        return self
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, total=total or None, description=message or "importing")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-
-def _progress_enabled() -> bool:
-    if os.environ.get("CI") or os.environ.get("OC_NO_PROGRESS"):
-        return False
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _plural(n: int, word: str) -> str:
@@ -77,7 +37,7 @@ def import_(
     all: an interrupted import keeps the batches before the interruption, and running it again
     completes it. A tenant identity imports only its own tenant's rows.
     """
-    with _ImportProgress(_progress_enabled() and fmt != "json") as progress:
+    with output.ProgressBar(output.progress_enabled() and fmt != "json", "importing", unit="bytes") as progress:
         report = backend().import_usage(path, progress=progress)
     flush_notes()
     if fmt == "json":

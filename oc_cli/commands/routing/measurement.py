@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -17,44 +16,6 @@ app = typer.Typer(help="Measurements: prove a cheaper model is good enough befor
 
 COLUMNS = ["id", "skill", "currentModel", "candidateModel", "status", "sampledCalls", "pinnedSavingsPct",
            "pinnedCiLowPct", "pinnedCiHighPct", "candidatePassRate", "proposalId", "runAt"]
-
-
-class _Progress:
-    """A progress bar on stderr when it is a terminal (and not in CI); silent otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            console = Console(file=sys.stderr, no_color=not output.color_enabled(sys.stderr))
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn(), console=console, transient=True)
-            self.bar.__enter__()
-            self.task = self.bar.add_task("measuring", total=None)
-        return self
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, total=total, description=message or "measuring")
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-
-def progress_enabled() -> bool:
-    if os.environ.get("CI") or os.environ.get("OC_NO_PROGRESS"):
-        return False
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @app.command("run")
@@ -91,7 +52,7 @@ def run(
     params.update(concurrency=concurrency, seed=seed, minCases=min_cases, qualityMargin=quality_margin,
                   resamples=resamples, timeout=timeout, allowSameFamilyJudge=allow_same_family_judge)
     try:
-        with _Progress(progress_enabled() and fmt != "json") as progress:
+        with output.ProgressBar(output.progress_enabled() and fmt != "json", "measuring") as progress:
             result = backend().run_measurement(params, progress=progress)
     finally:
         # also on Ctrl-C: the note says how to resume the interrupted run
