@@ -180,10 +180,12 @@ class LocalBase:
     def all_models(self, c: sqlite3.Connection) -> list[Json]:
         return [model_row(r) for r in c.execute("SELECT * FROM models ORDER BY created_at, id")]
 
-    def allowlist(self, c: sqlite3.Connection, tenant: str) -> allowlist_rules.Allowlist:
+    def allowlist(self, c: sqlite3.Connection, tenant: str,
+                  models: list[Json] | None = None) -> allowlist_rules.Allowlist:
+        """``models``: the registry, when the caller already has it (computing many allowlists)."""
         t = c.execute("SELECT grant_all_global FROM cluster_tenants WHERE name = ?", (tenant,)).fetchone()
         grants = [r[0] for r in c.execute("SELECT model_id FROM tenant_grants WHERE cluster_tenant = ?", (tenant,))]
-        return allowlist_rules.compute(tenant, self.all_models(c), grants,
+        return allowlist_rules.compute(tenant, self.all_models(c) if models is None else models, grants,
                                        grant_all_global=bool(t and t["grant_all_global"]))
 
     def global_model_names(self, c: sqlite3.Connection) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from oc_cli.domain import resolution
+from oc_cli.domain.allowlist import Allowlist
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey
@@ -174,7 +175,8 @@ class RoutingMixin(LocalBase):
 
     # ===== resolution ============================================================================
     def _resolve(self, c: sqlite3.Connection, key: SkillKey, tenant: str | None,
-                 request_model: str | None) -> Json:
+                 request_model: str | None,
+                 allowlists: dict[str, Allowlist] | None = None) -> Json:
         row = self._skill(c, key)
         posture = None
         if row is not None:
@@ -185,7 +187,7 @@ class RoutingMixin(LocalBase):
                           (scope, ct or "")).fetchone()
             return None if d is None else resolution.Default(d["default_model"], loads(d["auto_config"]))
 
-        al = self.allowlist(c, tenant) if tenant else None
+        al = ((allowlists or {}).get(tenant) or self.allowlist(c, tenant)) if tenant else None
         result = resolution.resolve(
             posture=posture,
             tenant_default=default("clusterTenant", tenant) if tenant else None,
@@ -247,14 +249,17 @@ class RoutingMixin(LocalBase):
             tenants = [r[0] for r in c.execute("SELECT name FROM cluster_tenants ORDER BY name")]
             if self.tenant is not None:
                 tenants = [t for t in tenants if t == self.tenant]
+            # every skill × tenant pair needs its tenant's allowlist: build each once, from one registry read
+            models = self.all_models(c)
+            allowlists = {t: self.allowlist(c, t, models) for t in tenants}
             for r in c.execute("SELECT name, scope, team FROM skills ORDER BY scope, team, name").fetchall():
                 key = SkillKey(r["name"], r["scope"], r["team"])
                 if key.team:
                     if self.skill_visible(key.team):
-                        out.append(self._resolve(c, key, key.team, None))
+                        out.append(self._resolve(c, key, key.team, None, allowlists))
                     continue
                 targets: list[str | None] = ([None] if self.tenant is None else []) + tenants
                 for t in targets:
-                    out.append(self._resolve(c, key, t, None))
+                    out.append(self._resolve(c, key, t, None, allowlists))
         return out
 
