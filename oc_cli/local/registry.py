@@ -305,8 +305,8 @@ class RegistryMixin(LocalBase):
         return {"id": cur["id"], "status": "deleted"}
 
     # ===== ClusterTenants ========================================================================
-    def _tenant_view(self, c: sqlite3.Connection, r: sqlite3.Row) -> Json:
-        al = self.allowlist(c, r["name"])
+    def _tenant_view(self, c: sqlite3.Connection, r: sqlite3.Row, models: list[Json] | None = None) -> Json:
+        al = self.allowlist(c, r["name"], models)
         owned = c.execute("SELECT count(*) FROM models WHERE cluster_tenant = ?", (r["name"],)).fetchone()[0]
         return {
             "id": r["name"],
@@ -329,7 +329,8 @@ class RegistryMixin(LocalBase):
     def list_cluster_tenants(self) -> list[Json]:
         with self.store.read() as c:
             rows = c.execute("SELECT * FROM cluster_tenants ORDER BY name").fetchall()
-            return [self._tenant_view(c, r) for r in rows if self.tenant is None or r["name"] == self.tenant]
+            models = self.all_models(c)
+            return [self._tenant_view(c, r, models) for r in rows if self.tenant is None or r["name"] == self.tenant]
 
     def get_cluster_tenant(self, name: str) -> Json:
         with self.store.read() as c:
