@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from oc_cli import output, runtime
+from oc_cli import output, runtime, schema
 from oc_cli.commands._common import OutputOpt, backend, show
 from oc_cli.errors import OcError
 
@@ -19,11 +19,12 @@ def list_(
     fmt: str = OutputOpt(),
 ) -> None:
     """List audit entries, newest first."""
-    page = backend().list_audit(tenant=tenant, limit=limit, cursor=cursor)
+    b = backend()
+    page = b.list_audit(tenant=tenant, limit=limit, cursor=cursor)
     if fmt == "json":
         show(page, fmt)
         return
-    show(page["data"], fmt, ["timestamp", "actor", "tenant", "action", "resource", "message"])
+    show(page["data"], fmt, schema.AUDIT_ENTRY.columns(b.mode))
     pag = page.get("pagination") or {}
     if pag.get("hasMore"):
         output.message(f"More results available. Next cursor: {pag['nextCursor']}")

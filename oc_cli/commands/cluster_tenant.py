@@ -6,12 +6,10 @@ from typing import List
 
 import typer
 
-from oc_cli import runtime
+from oc_cli import runtime, schema
 from oc_cli.commands._common import OutputOpt, flush_notes, removed, show
 
 app = typer.Typer(help="ClusterTenants (customers) and the models granted to them.", no_args_is_help=True)
-
-COLUMNS = ["name", "grantAllGlobal", "ownedModels", "allowedModels", "createdAt"]
 
 
 def _local(verb: str):
@@ -32,7 +30,7 @@ def create(
 @app.command("list")
 def list_(fmt: str = OutputOpt()) -> None:
     """List ClusterTenants."""
-    show(_local("list").list_cluster_tenants(), fmt, COLUMNS)
+    show(_local("list").list_cluster_tenants(), fmt, schema.TENANT.columns("local"))
 
 
 @app.command("show")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from oc_cli import schema
 from oc_cli.commands._common import OutputOpt, backend, removed, show
 from oc_cli.domain.validation import raw_key_error
 
 app = typer.Typer(help="Provider credentials: the name of the Secret that holds a key, never the key.",
                   no_args_is_help=True)
-
-COLUMNS = ["id", "scope", "clusterTenant", "provider", "secretRef", "litellmCredentialName"]
 
 
 def _refuse_raw(api_key: str | None, key: str | None) -> None:
@@ -44,7 +43,8 @@ def list_(
     fmt: str = OutputOpt(),
 ) -> None:
     """List credentials."""
-    show(backend().list_credentials(cluster_tenant=cluster_tenant), fmt, COLUMNS)
+    b = backend()
+    show(b.list_credentials(cluster_tenant=cluster_tenant), fmt, schema.CREDENTIAL.columns(b.mode))
 
 
 @app.command("show")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from oc_cli import schema
 from oc_cli.commands._common import OutputOpt, backend, removed, show
 
 app = typer.Typer(help="The model registry: public model names mapped to upstream models and credentials.",
                   no_args_is_help=True)
-
-COLUMNS = ["id", "scope", "clusterTenant", "publicModelName", "upstreamModel", "isDefault"]
 
 
 @app.command("add")
@@ -38,7 +37,8 @@ def list_(
     fmt: str = OutputOpt(),
 ) -> None:
     """List registered models."""
-    show(backend().list_models(cluster_tenant=cluster_tenant), fmt, COLUMNS)
+    b = backend()
+    show(b.list_models(cluster_tenant=cluster_tenant), fmt, schema.MODEL.columns(b.mode))
 
 
 @app.command("show")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from oc_cli import schema
 from oc_cli.commands._common import OutputOpt, backend, removed, show
 from oc_cli.domain.validation import parse_json_flag
 from oc_cli.errors import ValidationError
 
 app = typer.Typer(help="Default models: company-wide (global) and per ClusterTenant.", no_args_is_help=True)
-
-COLUMNS = ["id", "scope", "clusterTenant", "defaultModel", "autoConfig"]
 
 
 @app.command("set")
@@ -55,7 +54,8 @@ def list_(
     fmt: str = OutputOpt(),
 ) -> None:
     """List defaults."""
-    show(backend().list_defaults(cluster_tenant=cluster_tenant), fmt, COLUMNS)
+    b = backend()
+    show(b.list_defaults(cluster_tenant=cluster_tenant), fmt, schema.DEFAULT.columns(b.mode))
 
 
 @app.command("show")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from oc_cli import schema
 from oc_cli.commands._common import OutputOpt, backend, show, skill_key
 from oc_cli.domain.validation import parse_json_flag
 from oc_cli.errors import ValidationError
@@ -11,7 +12,6 @@ from oc_cli.errors import ValidationError
 app = typer.Typer(help="Pin a skill to a model, or put it on auto so the scope default decides.",
                   no_args_is_help=True)
 
-COLUMNS = ["key", "modelMode", "pinnedModel", "autoConfig", "updatedAt"]
 KEY_HELP = "Skill key: NAME, SCOPE/NAME or SCOPE/TEAM/NAME (as `list` prints it)."
 
 
@@ -68,7 +68,8 @@ def clear(
 @app.command("list")
 def list_(fmt: str = OutputOpt()) -> None:
     """List skills and their postures."""
-    show(backend().list_postures(), fmt, COLUMNS)
+    b = backend()
+    show(b.list_postures(), fmt, schema.POSTURE.columns(b.mode))
 
 
 @app.command("show")

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import typer
 
-from oc_cli import output
+from oc_cli import output, schema
 from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
 
 app = typer.Typer(help="Gateway usage: import LiteLLM spend logs, list recent calls.", no_args_is_help=True)
-
-LIST_COLUMNS = ["startTime", "source", "kind", "model", "skill", "clusterTenant", "promptTokens",
-                "completionTokens", "spendUsd", "latencyMs", "status", "requestId"]
 
 
 @app.callback()
@@ -73,4 +70,4 @@ def list_(
     """List recent gateway calls, newest first."""
     rows = backend().list_usage({"since": since, "until": until, "model": model, "skill": skill,
                                  "clusterTenant": cluster_tenant, "kind": kind, "limit": limit})
-    show(rows, fmt, LIST_COLUMNS, empty="(no usage rows)")
+    show(rows, fmt, schema.USAGE_ROW.columns("local"), empty="(no usage rows)")

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
+from oc_cli import schema
 from oc_cli.domain import allowlist as allowlist_rules
 from oc_cli.domain import audit as audit_chain
 from oc_cli.domain.ids import now_iso
@@ -27,63 +28,19 @@ def loads(text: str | None) -> Any:
 
 
 def model_row(r: sqlite3.Row) -> Json:
-    return {
-        "id": r["id"],
-        "scope": r["scope"],
-        "clusterTenant": r["cluster_tenant"],
-        "publicModelName": r["public_model_name"],
-        "litellmModelId": r["litellm_model_id"],
-        "upstreamModel": r["upstream_model"],
-        "apiBase": r["api_base"],
-        "isDefault": bool(r["is_default"]),
-        "providerCredentialId": r["provider_credential_id"],
-        "inputCostPerMtok": r["input_cost_per_mtok"],
-        "outputCostPerMtok": r["output_cost_per_mtok"],
-        "createdAt": r["created_at"],
-        "updatedAt": r["updated_at"],
-    }
+    return schema.MODEL.from_row(r)
 
 
 def credential_row(r: sqlite3.Row) -> Json:
-    return {
-        "id": r["id"],
-        "scope": r["scope"],
-        "clusterTenant": r["cluster_tenant"],
-        "provider": r["provider"],
-        "secretRef": r["secret_ref"],
-        "litellmCredentialName": r["litellm_credential_name"],
-        "createdAt": r["created_at"],
-        "updatedAt": r["updated_at"],
-    }
+    return schema.CREDENTIAL.from_row(r)
 
 
 def default_row(r: sqlite3.Row) -> Json:
-    return {
-        "id": r["id"],
-        "scope": r["scope"],
-        "clusterTenant": r["cluster_tenant"],
-        "defaultModel": r["default_model"],
-        "autoConfig": loads(r["auto_config"]),
-        "createdAt": r["created_at"],
-        "updatedAt": r["updated_at"],
-    }
+    return schema.DEFAULT.from_row(r)
 
 
 def skill_row(r: sqlite3.Row) -> Json:
-    from oc_cli.domain.skillkey import SkillKey
-
-    return {
-        "key": str(SkillKey(r["name"], r["scope"], r["team"])),
-        "name": r["name"],
-        "scope": r["scope"],
-        "team": r["team"],
-        "path": r["path"],
-        "modelMode": r["model_mode"],
-        "pinnedModel": r["pinned_model"],
-        "autoConfig": loads(r["auto_config"]),
-        "createdAt": r["created_at"],
-        "updatedAt": r["updated_at"],
-    }
+    return schema.POSTURE.from_row(r)
 
 
 def placeholder_id(scope: str, cluster_tenant: str | None, name: str) -> str:

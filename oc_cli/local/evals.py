@@ -6,29 +6,20 @@ import json
 import sqlite3
 from typing import Any
 
+from oc_cli import schema
 from oc_cli.domain import skillkey
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey
 from oc_cli.errors import ForbiddenError, NotFoundError, ValidationError
-from oc_cli.local.base import Json, dumps, loads, skill_where
+from oc_cli.local.base import Json, dumps, skill_where
 from oc_cli.local.routing import RoutingMixin
 
 MAX_JSON_BYTES = 100_000  # the control plane's JSON body limit; an eval case is one such body
 
 
 def eval_case_row(r: sqlite3.Row) -> Json:
-    return {
-        "id": r["id"],
-        "skillName": r["skill_name"],
-        "skillScope": r["skill_scope"],
-        "skillTeam": r["skill_team"],
-        "input": loads(r["input"]),
-        "expected": loads(r["expected"]),
-        "qualityBar": r["quality_bar"],
-        "createdAt": r["created_at"],
-        "updatedAt": r["updated_at"],
-    }
+    return schema.EVAL_CASE.from_row(r)
 
 
 def _bounded(value: Any, flag: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from oc_cli import schema
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey, from_parts
@@ -75,28 +76,7 @@ def _rank(rec: Json) -> tuple[bool, float]:
 
 
 def proposal_row(r: sqlite3.Row) -> Json:
-    return {
-        "id": r["id"],
-        "skillName": r["skill_name"],
-        "skillScope": r["skill_scope"],
-        "skillTeam": r["skill_team"],
-        "fromModel": r["from_model"],
-        "proposedModel": r["proposed_model"],
-        "projectedSavingsPct": r["projected_savings_pct"],
-        "ciLowPct": r["ci_low_pct"],
-        "ciHighPct": r["ci_high_pct"],
-        "skillContentHash": r["skill_content_hash"],
-        "skillDigest": r["skill_digest"],
-        "proposedModelId": r["proposed_model_id"],
-        "measurementId": r["measurement_id"],
-        "status": r["status"],
-        "decidedBy": r["decided_by"],
-        "decidedAt": r["decided_at"],
-        "createdAt": r["created_at"],
-        "pinnedSavingsPct": r["pinned_savings_pct"],
-        "pinnedCiLowPct": r["pinned_ci_low_pct"],
-        "pinnedCiHighPct": r["pinned_ci_high_pct"],
-    }
+    return schema.PROPOSAL.from_row(r)
 
 
 class MeasurementMixin(EvalMixin):
@@ -564,7 +544,7 @@ class MeasurementMixin(EvalMixin):
                     "proposalId": p["id"] if p else None,
                     "measurementId": m["id"],
                     "runAt": m["run_at"],
-                    "skill": key,
+                    "skill": None,  # derived below, as for the control plane's rows
                     "pinnedSavingsPct": summary.get("pinnedSavingsPct", 0.0),
                     "pinnedCiLowPct": summary.get("pinnedCiLowPct", 0.0),
                     "pinnedCiHighPct": summary.get("pinnedCiHighPct", 0.0),
@@ -572,6 +552,7 @@ class MeasurementMixin(EvalMixin):
                     "baselinePassRate": summary.get("baselinePassRate"),
                     "decision": summary.get("decision"),
                 }
+                schema.RECOMMENDATION.derive(rec)
                 spend = monthly.get((key, m["current_model"]))
                 rec["observedMonthlySpendUsd"] = spend
                 rec["projectedMonthlySavingsUsd"] = (

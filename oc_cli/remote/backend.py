@@ -1,8 +1,10 @@
 """``RemoteControlPlane``: the ControlPlane protocol over the OpenCrane REST API (opencrane-api §2–§12).
 
 Remote is thin: every method is one endpoint (or a read and a write where the API forces it),
-answers are returned as the server's JSON, and the server's errors come back as ``OcError``
-through ``oc_cli.remote.client``. Where the API differs from what the protocol promises, the
+answers are returned as the server's JSON once they have passed their declaration in
+``oc_cli.schema`` (a 2xx answer of the wrong shape is an upstream error, UNEXPECTED_RESPONSE;
+derived fields such as a posture's ``key`` are filled in there), and the server's errors come
+back as ``OcError`` through ``oc_cli.remote.client``. Where the API differs from what the protocol promises, the
 difference is handled here, in the open:
 
 * **Full-replacement writes.** ``PUT /models/{id}``, ``PUT /providers/credentials/{id}`` and
@@ -22,6 +24,9 @@ difference is handled here, in the open:
   server applies its own rules (§8.3, §17.6).
 * ``force`` on ``delete_model``/``approve_proposal`` overrides local-mode safety checks that the
   control plane does not perform, so it has nothing to override here.
+* **Measurements name their proposal.** The API's measurement row does not say which proposal
+  it produced; ``measurement list``/``show`` read the proposals once and join them by
+  ``measurementId``, and a run's answer carries its top-level ``proposalId`` into the row.
 * **Models by name.** The API looks models up by id only; a ref that is not an id is matched
   against ``publicModelName`` in the listing (ambiguous names are refused with the ids).
 """
@@ -34,6 +39,7 @@ from urllib.parse import quote
 
 import httpx
 
+from oc_cli import schema
 from oc_cli.controlplane import Json, Progress
 from oc_cli.domain.skillkey import SkillKey
 from oc_cli.errors import (NotFoundError, NotSupportedError, OcError, UnconfiguredError, UpstreamError,
@@ -71,31 +77,18 @@ def _unsupported(verb: str, hint: str = LOCAL_MODE_HINT) -> NotSupportedError:
     return NotSupportedError(verb, "not supported by the control plane", hint=hint)
 
 
-# GET routes that answer a JSON array of objects (opencrane-api §2-§10); their `/{id}` children and
-# the posture lookup answer one object; /audit answers the {data, pagination} envelope.
-_LIST_PATHS = frozenset({"/providers/credentials", "/models", "/skills/posture", "/model-routing/defaults",
-                         "/model-routing/eval-cases", "/model-routing/measurements", "/model-routing/proposals",
-                         "/model-routing/recommendations"})
-
-
-def _checked_shape(path: str, what: str, body: Any) -> Any:
-    """A 2xx answer of the wrong shape is an upstream failure, not data to print (or crash on)."""
-    if path in _LIST_PATHS:
-        ok = isinstance(body, list) and all(isinstance(row, dict) for row in body)
-        want = "a JSON array of objects"
-    elif path == "/audit":
-        ok = isinstance(body, dict) and isinstance(body.get("data"), list)
-        want = "an object with a data array"
-    elif any(path.startswith(p + "/") for p in _LIST_PATHS):
-        ok = isinstance(body, dict)
-        want = "a JSON object"
-    else:
+def _wire(obj: schema.Obj | None, what: str, body: Any, *, many: bool = False) -> Any:
+    """A control-plane answer checked against its declaration (``oc_cli.schema``), with the
+    derived fields filled in. A 2xx answer of the wrong shape is an upstream failure, not data
+    to print (or crash on)."""
+    if obj is None:
         return body  # metrics: passed through verbatim, whatever the backend says
-    if not ok:
-        got = "nothing" if body is None else type(body).__name__
-        raise UpstreamError(what, f"the control plane answered {got} where {want} was expected",
-                            code="UNEXPECTED_RESPONSE")
-    return body
+    try:
+        schema.check(obj, body, many=many)
+    except schema.WireError as exc:
+        raise UpstreamError(what, f"the control plane answered with an unexpected shape: {exc}",
+                            code="UNEXPECTED_RESPONSE") from None
+    return [obj.derive(row) for row in body] if many else obj.derive(body)
 
 
 class RemoteControlPlane:
@@ -121,48 +114,57 @@ class RemoteControlPlane:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _get(self, path: str, what: str, params: dict[str, Any] | None = None) -> Any:
-        return _checked_shape(path, what, self._api.request("GET", path, what=what, params=params))
+    def _get(self, path: str, what: str, params: dict[str, Any] | None = None, *,
+             obj: schema.Obj | None, many: bool = False) -> Any:
+        return _wire(obj, what, self._api.request("GET", path, what=what, params=params), many=many)
 
-    def _send(self, method: str, path: str, what: str, body: Any = None,
+    def _list(self, path: str, what: str, obj: schema.Obj, params: dict[str, Any] | None = None) -> list[Json]:
+        return self._get(path, what, params, obj=obj, many=True)
+
+    def _send(self, method: str, path: str, what: str, body: Any = None, *, obj: schema.Obj,
               timeout: float | None = None) -> Any:
-        return self._api.request(method, path, what=what, json_body=body, timeout=timeout)
+        return _wire(obj, what, self._api.request(method, path, what=what, json_body=body, timeout=timeout))
 
     # -- provider credentials (§3) --------------------------------------------------------------
 
     def list_credentials(self, *, cluster_tenant: str | None = None) -> list[Json]:
-        return self._get("/providers/credentials", "credential list", {"clusterTenant": cluster_tenant or None})
+        return self._list("/providers/credentials", "credential list", schema.CREDENTIAL,
+                          {"clusterTenant": cluster_tenant or None})
 
     def get_credential(self, ref: str) -> Json:
-        return self._get(f"/providers/credentials/{_seg(ref)}", f"credential show {ref}")
+        return self._get(f"/providers/credentials/{_seg(ref)}", f"credential show {ref}", obj=schema.CREDENTIAL)
 
     def create_credential(self, body: Json) -> Json:
-        return self._send("POST", "/providers/credentials", "credential add", _without_nones(body))
+        return self._send("POST", "/providers/credentials", "credential add", _without_nones(body),
+                          obj=schema.CREDENTIAL)
 
     def update_credential(self, ref: str, patch: Json) -> Json:
         what = f"credential update {ref}"
-        row = self._get(f"/providers/credentials/{_seg(ref)}", what)
+        row = self._get(f"/providers/credentials/{_seg(ref)}", what, obj=schema.CREDENTIAL)
         body = {k: row.get(k) for k in CREDENTIAL_WRITE_FIELDS} | patch
-        return self._send("PUT", f"/providers/credentials/{_seg(row['id'])}", what, _without_nones(body))
+        return self._send("PUT", f"/providers/credentials/{_seg(row['id'])}", what, _without_nones(body),
+                          obj=schema.CREDENTIAL)
 
     def delete_credential(self, ref: str) -> Json:
-        return self._send("DELETE", f"/providers/credentials/{_seg(ref)}", f"credential remove {ref}")
+        return self._send("DELETE", f"/providers/credentials/{_seg(ref)}", f"credential remove {ref}",
+                          obj=schema.DELETED)
 
     # -- model registry (§2) --------------------------------------------------------------------
 
     def list_models(self, *, cluster_tenant: str | None = None) -> list[Json]:
-        return self._get("/models", "model list", {"clusterTenant": cluster_tenant or None})
+        return self._list("/models", "model list", schema.MODEL, {"clusterTenant": cluster_tenant or None})
 
-    def get_model(self, ref: str) -> Json:
-        """By id, else by public model name (ambiguous names list the candidates' ids)."""
-        what = f"model show {ref}"
+    def get_model(self, ref: str, *, what: str | None = None) -> Json:
+        """By id, else by public model name (ambiguous names list the candidates' ids).
+        ``what`` names the command for errors (update and remove look the model up first)."""
+        what = what or f"model show {ref}"
         not_found: NotFoundError | None = None
         if "/" not in ref:  # a name with a slash can never be a cuid; skip the doomed lookup
             try:
-                return self._get(f"/models/{_seg(ref)}", what)
+                return self._get(f"/models/{_seg(ref)}", what, obj=schema.MODEL)
             except NotFoundError as exc:
                 not_found = exc
-        matches = [m for m in self.list_models() if m.get("publicModelName") == ref]
+        matches = [m for m in self._list("/models", what, schema.MODEL) if m["publicModelName"] == ref]
         if len(matches) == 1:
             return matches[0]
         if matches:
@@ -180,17 +182,18 @@ class RemoteControlPlane:
         return _without_nones({k: v for k, v in body.items() if k not in MODEL_LOCAL_ONLY_FIELDS})
 
     def create_model(self, body: Json) -> Json:
-        return self._send("POST", "/models", "model add", self._model_body(body, "model add"))
+        return self._send("POST", "/models", "model add", self._model_body(body, "model add"), obj=schema.MODEL)
 
     def update_model(self, ref: str, patch: Json) -> Json:
         what = f"model update {ref}"
-        row = self.get_model(ref)
+        row = self.get_model(ref, what=what)
         body = {k: row.get(k) for k in MODEL_WRITE_FIELDS} | patch
-        return self._send("PUT", f"/models/{_seg(row['id'])}", what, self._model_body(body, what))
+        return self._send("PUT", f"/models/{_seg(row['id'])}", what, self._model_body(body, what), obj=schema.MODEL)
 
     def delete_model(self, ref: str, *, force: bool = False) -> Json:
-        row = self.get_model(ref)
-        return self._send("DELETE", f"/models/{_seg(row['id'])}", f"model remove {ref}")
+        what = f"model remove {ref}"
+        row = self.get_model(ref, what=what)
+        return self._send("DELETE", f"/models/{_seg(row['id'])}", what, obj=schema.DELETED)
 
     # -- ClusterTenants and allowlists: not in the public API ------------------------------------
 
@@ -222,10 +225,10 @@ class RemoteControlPlane:
     # -- skill posture (§4) ---------------------------------------------------------------------
 
     def list_postures(self) -> list[Json]:
-        return self._get("/skills/posture", "skill-posture list")
+        return self._list("/skills/posture", "skill-posture list", schema.POSTURE)
 
     def get_posture(self, key: SkillKey) -> Json:
-        return self._get("/skills/posture/skill", f"skill-posture show {key}", key.as_query())
+        return self._get("/skills/posture/skill", f"skill-posture show {key}", key.as_query(), obj=schema.POSTURE)
 
     def set_posture(self, key: SkillKey, *, mode: str | None, pinned_model: str | None = None,
                     auto_config: Json | None = None) -> Json:
@@ -235,13 +238,15 @@ class RemoteControlPlane:
         elif mode == "auto":
             body["autoConfig"] = auto_config if auto_config is not None else dict(DEFAULT_AUTO_CONFIG)
         verb = "clear" if mode is None else "set"
-        return self._api.request("PUT", "/skills/posture/skill", what=f"skill-posture {verb} {key}",
-                                 params=key.as_query(), json_body=body)
+        what = f"skill-posture {verb} {key}"
+        return _wire(schema.POSTURE, what, self._api.request("PUT", "/skills/posture/skill", what=what,
+                                                             params=key.as_query(), json_body=body))
 
     # -- model-routing defaults (§6) ------------------------------------------------------------
 
     def list_defaults(self, *, cluster_tenant: str | None = None) -> list[Json]:
-        return self._get("/model-routing/defaults", "model-default list", {"clusterTenant": cluster_tenant or None})
+        return self._list("/model-routing/defaults", "model-default list", schema.DEFAULT,
+                          {"clusterTenant": cluster_tenant or None})
 
     def _default_id(self, ref: str, what: str) -> str:
         """Accept what local mode accepts: an id, ``global``, or a ClusterTenant name."""
@@ -249,8 +254,8 @@ class RemoteControlPlane:
 
         if looks_like_id(ref):
             return ref
-        rows = self._get("/model-routing/defaults", what,
-                         params=None if ref == "global" else {"clusterTenant": ref})
+        rows = self._list("/model-routing/defaults", what, schema.DEFAULT,
+                          params=None if ref == "global" else {"clusterTenant": ref})
         for row in rows or []:
             if (ref == "global" and row.get("scope") == "global") or (
                     ref != "global" and row.get("scope") == "clusterTenant" and row.get("clusterTenant") == ref):
@@ -259,7 +264,7 @@ class RemoteControlPlane:
 
     def get_default(self, ref: str) -> Json:
         what = f"model-default show {ref}"
-        return self._get(f"/model-routing/defaults/{_seg(self._default_id(ref, what))}", what)
+        return self._get(f"/model-routing/defaults/{_seg(self._default_id(ref, what))}", what, obj=schema.DEFAULT)
 
     def set_default(self, *, cluster_tenant: str | None, default_model: str | None,
                     auto_config: Json | None, fields: set[str]) -> Json:
@@ -270,8 +275,8 @@ class RemoteControlPlane:
         """
         scope = "clusterTenant" if cluster_tenant else "global"
         what = f"model-default set ({cluster_tenant or 'global'})"
-        existing = next((row for row in self._get("/model-routing/defaults", what,
-                                                  {"clusterTenant": cluster_tenant or None})
+        existing = next((row for row in self._list("/model-routing/defaults", what, schema.DEFAULT,
+                                                   {"clusterTenant": cluster_tenant or None})
                          if row.get("scope") == scope
                          and (row.get("clusterTenant") or None) == (cluster_tenant or None)), {})
         body: Json = {"scope": scope}
@@ -279,11 +284,12 @@ class RemoteControlPlane:
             body["clusterTenant"] = cluster_tenant
         body["defaultModel"] = default_model if "defaultModel" in fields else existing.get("defaultModel")
         body["autoConfig"] = auto_config if "autoConfig" in fields else existing.get("autoConfig")
-        return self._send("PUT", "/model-routing/defaults", what, _without_nones(body))
+        return self._send("PUT", "/model-routing/defaults", what, _without_nones(body), obj=schema.DEFAULT)
 
     def delete_default(self, ref: str) -> Json:
         what = f"model-default remove {ref}"
-        return self._send("DELETE", f"/model-routing/defaults/{_seg(self._default_id(ref, what))}", what)
+        return self._send("DELETE", f"/model-routing/defaults/{_seg(self._default_id(ref, what))}", what,
+                          obj=schema.DELETED)
 
     # -- resolution: not in the public API --------------------------------------------------------
 
@@ -306,23 +312,27 @@ class RemoteControlPlane:
 
     def list_eval_cases(self, *, skill_name: str | None = None, skill_scope: str | None = None,
                         skill_team: str | None = None) -> list[Json]:
-        return self._get("/model-routing/eval-cases", "routing eval-case list",
-                         self._skill_filters(skill_name, skill_scope, skill_team))
+        return self._list("/model-routing/eval-cases", "routing eval-case list", schema.EVAL_CASE,
+                          self._skill_filters(skill_name, skill_scope, skill_team))
 
     def get_eval_case(self, ref: str) -> Json:
-        return self._get(f"/model-routing/eval-cases/{_seg(ref)}", f"routing eval-case show {ref}")
+        return self._get(f"/model-routing/eval-cases/{_seg(ref)}", f"routing eval-case show {ref}",
+                         obj=schema.EVAL_CASE)
 
     def create_eval_case(self, body: Json) -> Json:
-        return self._send("POST", "/model-routing/eval-cases", "routing eval-case add", _without_nones(body))
+        return self._send("POST", "/model-routing/eval-cases", "routing eval-case add", _without_nones(body),
+                          obj=schema.EVAL_CASE)
 
     def update_eval_case(self, ref: str, patch: Json) -> Json:
         what = f"routing eval-case update {ref}"
-        row = self._get(f"/model-routing/eval-cases/{_seg(ref)}", what)
+        row = self._get(f"/model-routing/eval-cases/{_seg(ref)}", what, obj=schema.EVAL_CASE)
         body = {k: row.get(k) for k in EVAL_CASE_WRITE_FIELDS} | patch
-        return self._send("PUT", f"/model-routing/eval-cases/{_seg(row['id'])}", what, _without_nones(body))
+        return self._send("PUT", f"/model-routing/eval-cases/{_seg(row['id'])}", what, _without_nones(body),
+                          obj=schema.EVAL_CASE)
 
     def delete_eval_case(self, ref: str) -> Json:
-        return self._send("DELETE", f"/model-routing/eval-cases/{_seg(ref)}", f"routing eval-case remove {ref}")
+        return self._send("DELETE", f"/model-routing/eval-cases/{_seg(ref)}", f"routing eval-case remove {ref}",
+                          obj=schema.DELETED)
 
     def import_eval_cases(self, rows: list[Json]) -> Json:
         """POST each row; on the first refusal delete what was created and raise that error."""
@@ -330,7 +340,8 @@ class RemoteControlPlane:
         for number, row in enumerate(rows, start=1):
             what = f"routing eval-case import (row {number} of {len(rows)})"
             try:
-                created.append(self._send("POST", "/model-routing/eval-cases", what, _without_nones(row))["id"])
+                created.append(self._send("POST", "/model-routing/eval-cases", what, _without_nones(row),
+                                          obj=schema.EVAL_CASE)["id"])
             except OcError as exc:
                 raise self._rolled_back(exc, created) from exc
         return {"imported": len(created), "ids": created}
@@ -340,7 +351,7 @@ class RemoteControlPlane:
         for case_id in created:
             try:
                 self._send("DELETE", f"/model-routing/eval-cases/{_seg(case_id)}",
-                           f"routing eval-case import (undo {case_id})")
+                           f"routing eval-case import (undo {case_id})", obj=schema.DELETED)
             except OcError:
                 left.append(case_id)
         if left:
@@ -372,42 +383,67 @@ class RemoteControlPlane:
         if progress:
             progress(0, 1, "measuring on the control plane")
         answer = self._send("POST", "/model-routing/measurements/run", f"routing measurement run {key}".strip(),
-                            _without_nones(body), timeout=max(self._api.timeout, MEASUREMENT_TIMEOUT_S))
+                            _without_nones(body), obj=schema.RUN_ANSWER,
+                            timeout=max(self._api.timeout, MEASUREMENT_TIMEOUT_S))
         if progress:
-            progress(1, 1, str(answer.get("status", "done")) if isinstance(answer, dict) else "done")
+            progress(1, 1, str(answer["status"]))
+        if answer.get("measurement"):
+            # The run names its proposal at the top level (§8.3); the measurement row carries it too,
+            # as a measurement read later does.
+            proposal = answer.get("proposalId")
+            answer["measurement"].update(proposalId=proposal, proposalStatus="pending" if proposal else None)
         return answer
+
+    def _with_proposals(self, rows: list[Json], what: str) -> list[Json]:
+        """Join each measurement with the proposal that cites it (``measurementId``): the API's
+        measurement row does not name it, and one read of the proposals does."""
+        cited = {p["measurementId"]: p for p in reversed(self._list("/model-routing/proposals", what, schema.PROPOSAL))
+                 if p.get("measurementId")}
+        for row in rows:
+            proposal = cited.get(row["id"])
+            row.update(proposalId=proposal["id"] if proposal else None,
+                       proposalStatus=proposal["status"] if proposal else None)
+        return rows
 
     def list_measurements(self, *, skill_name: str | None = None, skill_scope: str | None = None,
                           skill_team: str | None = None) -> list[Json]:
-        return self._get("/model-routing/measurements", "routing measurement list",
-                         self._skill_filters(skill_name, skill_scope, skill_team))
+        what = "routing measurement list"
+        rows = self._list("/model-routing/measurements", what, schema.MEASUREMENT,
+                          self._skill_filters(skill_name, skill_scope, skill_team))
+        return self._with_proposals(rows, what) if rows else rows
 
     def get_measurement(self, ref: str, *, samples: bool = False) -> Json:
         if samples:
             raise _unsupported("routing measurement show --samples",
                                "the control plane keeps only a measurement's summary; per-case "
                                "samples exist for measurements run in local mode")
-        return self._get(f"/model-routing/measurements/{_seg(ref)}", f"routing measurement show {ref}")
+        what = f"routing measurement show {ref}"
+        row = self._get(f"/model-routing/measurements/{_seg(ref)}", what, obj=schema.MEASUREMENT)
+        return self._with_proposals([row], what)[0]
 
     # -- proposals and recommendations (§9, §10) ------------------------------------------------
 
     def list_proposals(self, *, status: str | None = None) -> list[Json]:
-        return self._get("/model-routing/proposals", "routing proposal list", {"status": status or None})
+        return self._list("/model-routing/proposals", "routing proposal list", schema.PROPOSAL,
+                          {"status": status or None})
 
     def get_proposal(self, ref: str) -> Json:
-        return self._get(f"/model-routing/proposals/{_seg(ref)}", f"routing proposal show {ref}")
+        return self._get(f"/model-routing/proposals/{_seg(ref)}", f"routing proposal show {ref}",
+                         obj=schema.PROPOSAL)
 
     def approve_proposal(self, ref: str, *, force: bool = False) -> Json:
-        return self._send("POST", f"/model-routing/proposals/{_seg(ref)}/approve", f"routing proposal approve {ref}")
+        return self._send("POST", f"/model-routing/proposals/{_seg(ref)}/approve", f"routing proposal approve {ref}",
+                          obj=schema.DECIDED)
 
     def reject_proposal(self, ref: str) -> Json:
-        return self._send("POST", f"/model-routing/proposals/{_seg(ref)}/reject", f"routing proposal reject {ref}")
+        return self._send("POST", f"/model-routing/proposals/{_seg(ref)}/reject", f"routing proposal reject {ref}",
+                          obj=schema.DECIDED)
 
     def list_recommendations(self, *, cluster_tenant: str | None = None,
                              skill_scope: str | None = None, only_open: bool = False) -> list[Json]:
-        return self._get("/model-routing/recommendations", "routing recommendation list",
-                         {"clusterTenant": cluster_tenant or None, "skillScope": skill_scope or None,
-                          "onlyOpen": "true" if only_open else None})
+        return self._list("/model-routing/recommendations", "routing recommendation list", schema.RECOMMENDATION,
+                          {"clusterTenant": cluster_tenant or None, "skillScope": skill_scope or None,
+                           "onlyOpen": "true" if only_open else None})
 
     # -- usage and metrics (§11) ----------------------------------------------------------------
 
@@ -422,7 +458,7 @@ class RemoteControlPlane:
         if query is not None and not isinstance(query, str):
             query = json.dumps(query, separators=(",", ":"))
         try:
-            return self._get("/model-routing/metrics", "routing metrics", {"query": query})
+            return self._get("/model-routing/metrics", "routing metrics", {"query": query}, obj=None)
         except UnconfiguredError as exc:
             raise UnconfiguredError(
                 "routing metrics", "the control plane has no Langfuse metrics backend configured",
@@ -441,7 +477,7 @@ class RemoteControlPlane:
 
     def list_audit(self, *, tenant: str | None = None, limit: int = 100,
                    cursor: str | None = None) -> Json:
-        return self._get("/audit", "audit list", {"tenant": tenant or None, "limit": limit,
+        return self._get("/audit", "audit list", obj=schema.AUDIT_PAGE, params={"tenant": tenant or None, "limit": limit,
                                                   "cursor": cursor or None})
 
     def verify_audit(self) -> Json:

@@ -231,8 +231,12 @@ def test_measurement_run_list_show(cp_server, remote):
     assert cp_server.requests[-1].body["currentModel"] == "big"
     assert measured["status"] == "measured" and measured["proposalId"]
     m = measured["measurement"]
+    # The run's top-level proposalId is carried into the row; reads join it from the proposals.
+    assert (m["proposalId"], m["proposalStatus"]) == (measured["proposalId"], "pending")
     assert remote.list_measurements(skill_name="summarise", skill_team="acme") == [m]
-    assert cp_server.requests[-1].query == {"skillName": "summarise", "skillTeam": "acme"}
+    assert [(r.path, r.query) for r in cp_server.requests[-2:]] == [
+        ("/api/v1/model-routing/measurements", {"skillName": "summarise", "skillTeam": "acme"}),
+        ("/api/v1/model-routing/proposals", {})]
     assert remote.list_measurements(skill_team="") == []
     assert remote.get_measurement(m["id"]) == m
     with pytest.raises(NotSupportedError):

@@ -43,8 +43,3 @@ def filters(skill: str | None, name: str | None, scope: str | None, team: str | 
         k = required(skill, name, scope, team)
         return {"skill_name": k.name, "skill_scope": k.scope, "skill_team": k.team}
     return {"skill_name": name or None, "skill_scope": scope or None, "skill_team": team}
-
-
-def with_key(rows: list[dict]) -> list[dict]:
-    """Rows with a leading ``skill`` column holding the canonical skill key (table mode)."""
-    return [{"skill": str(SkillKey(r["skillName"], r["skillScope"], r["skillTeam"])), **r} for r in rows]

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from oc_cli import output
+from oc_cli import output, schema
 from oc_cli.commands._common import OutputOpt, backend, flush_notes, removed, show
 from oc_cli.commands.routing import _skill
 from oc_cli.domain.validation import parse_json_flag
@@ -17,7 +17,6 @@ from oc_cli.errors import ValidationError
 app = typer.Typer(help="Eval cases: example tasks for a skill, with the quality bar each answer must clear.",
                   no_args_is_help=True)
 
-COLUMNS = ["id", "skill", "qualityBar", "input", "expected", "createdAt"]
 EXPORT_FIELDS = ("skillName", "skillScope", "skillTeam", "input", "expected", "qualityBar")
 
 
@@ -52,8 +51,9 @@ def list_(
     fmt: str = OutputOpt(),
 ) -> None:
     """List eval cases, newest first."""
-    rows = backend().list_eval_cases(**_skill.filters(skill, skill_name, skill_scope, skill_team))
-    show(rows if fmt == "json" else _skill.with_key(rows), fmt, COLUMNS)
+    b = backend()
+    rows = b.list_eval_cases(**_skill.filters(skill, skill_name, skill_scope, skill_team))
+    show(rows if fmt == "json" else schema.EVAL_CASE.for_table(rows), fmt, schema.EVAL_CASE.columns(b.mode))
 
 
 @app.command("show")

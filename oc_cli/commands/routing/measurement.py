@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from oc_cli import output
+from oc_cli import output, schema
 from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
 from oc_cli.commands.routing import _skill
 from oc_cli.errors import UnconfiguredError, ValidationError
@@ -14,8 +14,6 @@ from oc_cli.errors import UnconfiguredError, ValidationError
 app = typer.Typer(help="Measurements: prove a cheaper model is good enough before anyone switches.",
                   no_args_is_help=True)
 
-COLUMNS = ["id", "skill", "currentModel", "candidateModel", "status", "sampledCalls", "pinnedSavingsPct",
-           "pinnedCiLowPct", "pinnedCiHighPct", "candidatePassRate", "proposalId", "runAt"]
 
 
 @app.command("run")
@@ -86,8 +84,9 @@ def list_(
     fmt: str = OutputOpt(),
 ) -> None:
     """List measurements, newest first."""
-    rows = backend().list_measurements(**_skill.filters(skill, skill_name, skill_scope, skill_team))
-    show(rows if fmt == "json" else _skill.with_key(rows), fmt, COLUMNS)
+    b = backend()
+    rows = b.list_measurements(**_skill.filters(skill, skill_name, skill_scope, skill_team))
+    show(rows if fmt == "json" else schema.MEASUREMENT.for_table(rows), fmt, schema.MEASUREMENT.columns(b.mode))
 
 
 @app.command("show")
@@ -127,6 +126,9 @@ def render(m: dict) -> None:
     """The human story of a measurement (stdout, plain text)."""
     from oc_cli.domain.skillkey import SkillKey
 
+    if "status" not in m:  # a control-plane row: it reports no run status (see oc_cli.schema)
+        render_reported(m)
+        return
     key = SkillKey(m["skillName"], m["skillScope"], m["skillTeam"])
     lines = [f"Measurement {m['id']} — skill {key}: {m.get('currentModel')} → {m.get('candidateModel')}"
              f" (judge {m.get('judgeModel')})"]
@@ -168,4 +170,36 @@ def render(m: dict) -> None:
     errors = m.get("errors") or []
     for e in errors[:5]:
         lines.append(f"  failure    {e}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def render_reported(m: dict) -> None:
+    """The story of a measurement from the control plane, told from the fields it reports (§8.1).
+
+    Its row has no run status, baseline, judge, pass rates or pinned saving; those are named as
+    not reported rather than printed empty. The proposal is the one that cites the measurement.
+    """
+    from oc_cli.domain.skillkey import SkillKey
+
+    key = SkillKey(m["skillName"], m["skillScope"], m["skillTeam"])
+    missing = schema.NOT_REPORTED
+    lines = [f"Measurement {m['id']} — skill {key}: candidate {m.get('candidateModel') or 'n/a'}",
+             f"  cases      {m['sampledCalls']} sampled; status, baseline and judge: {missing}"]
+    if m["sampledCalls"]:
+        lines.append(f"  saving     {_pct(m['projectedSavingsPct'])} reference estimate (95% CI"
+                     f" {_pct(m['ciLowPct'])} to {_pct(m['ciHighPct'])}; assumes perfect routing);"
+                     f" saving if approved: {missing}")
+        lines.append(f"  quality    the candidate cleared the quality bar in {_rate(m['atBarCheapFraction'])}"
+                     f" of cases; pass rates: {missing}")
+    proposal, state = m.get("proposalId"), m.get("proposalStatus")
+    if proposal and state == "pending":
+        lines.append(f"  decision   proposal {proposal} is waiting for approval: oc routing proposal approve {proposal}")
+    elif proposal:
+        lines.append(f"  decision   proposal {proposal} was {state}")
+    elif (m.get("ciLowPct") or 0) > 0:
+        lines.append("  decision   no proposal cites this measurement")
+    else:
+        lines.append("  decision   no proposal: the control plane proposes only when the interval's lower"
+                     " bound is above 0%")
+    lines.append(f"  run at     {m['runAt']}")
     sys.stdout.write("\n".join(lines) + "\n")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from oc_cli import output
-from oc_cli.commands.routing import _skill
+from oc_cli import output, schema
 from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
 from oc_cli.errors import ValidationError
 
 app = typer.Typer(help="Proposals: approve (pin the skill to the proposed model) or reject.", no_args_is_help=True)
 
-COLUMNS = ["id", "skill", "fromModel", "proposedModel", "projectedSavingsPct", "pinnedSavingsPct", "status", "createdAt"]
 STATUSES = ("pending", "approved", "rejected", "applied")
 
 
@@ -23,8 +21,9 @@ def list_(
     """List proposals, newest first."""
     if status is not None and status not in STATUSES:
         raise ValidationError(f"--status: invalid value {status!r}", f"expected one of {', '.join(STATUSES)}")
-    rows = backend().list_proposals(status=status)
-    show(rows if fmt == "json" else _skill.with_key(rows), fmt, COLUMNS)
+    b = backend()
+    rows = b.list_proposals(status=status)
+    show(rows if fmt == "json" else schema.PROPOSAL.for_table(rows), fmt, schema.PROPOSAL.columns(b.mode))
 
 
 @app.command("show")

@@ -50,7 +50,7 @@ def list_(
         text = f"save up to {_pct(saving)} (95% CI {_pct(lo)} to {_pct(hi)})"
         monthly = r.get("projectedMonthlySavingsUsd")
         table.append({
-            "skill": r.get("skill") or r["skillName"],
+            "skill": r["skill"],
             "currentModel": r.get("currentModel"),
             "recommendedModel": r.get("recommendedModel"),
             "saving": text,
