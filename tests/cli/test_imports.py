@@ -64,11 +64,21 @@ def test_model_list_json_imports_no_heavy_library(tmp_path, hundred_models, heav
     assert heavy not in top_level(modules), sorted(m for m in modules if m.split(".")[0] == heavy)[:10]
 
 
-@pytest.mark.parametrize("heavy", ("rich", "httpx", "numpy"))
+@pytest.mark.parametrize("heavy", HEAVY)
 def test_a_piped_table_imports_neither_rich_nor_the_remote_or_measurement_stack(tmp_path, hundred_models, heavy):
     code, modules, out = loaded_modules(tmp_path, "model", "list")
     assert code == 0 and "model-099" in out
     assert heavy not in top_level(modules)
+
+
+@pytest.mark.parametrize("args", [("model", "list", "-o", "json"), ("model", "list"),
+                                  ("skill-posture", "list", "-o", "json"), ("credential", "list")])
+def test_local_rows_come_from_the_wire_schema_without_pydantic(tmp_path, hundred_models, args):
+    """Local rows are built from oc_cli.schema's declarations; only validation needs pydantic."""
+    code, modules, _ = loaded_modules(tmp_path, *args)
+    assert code == 0
+    assert "oc_cli.schema" in modules
+    assert "pydantic" not in top_level(modules) and "pydantic_core" not in top_level(modules)
 
 
 def test_other_command_groups_are_not_loaded(tmp_path, hundred_models):

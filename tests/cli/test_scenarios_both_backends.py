@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from oc_cli import schema
 from tests.support.cp_server import API, ControlPlaneServer, MeasurementOutcome
 from tests.support.fake_gateway import FakeGateway, Reply
 
@@ -70,6 +71,15 @@ DELETED_FIELDS = frozenset({"id", "status"})
 UNCONFIGURED_RUN_FIELDS = frozenset({"status", "note"})
 MEASURED_RUN_FIELDS = frozenset({"status", "measurement", "proposalId"})
 DECISION_FIELDS = frozenset({"id", "status", "appliedModel"})
+
+# The declaration (oc_cli.schema) of each field set above: its API fields must be exactly the set,
+# and a control-plane row may carry, beyond them, only what the client declares it adds (a
+# posture's derived `key`, a measurement's joined `proposalId`).
+DECLARED = {CREDENTIAL_FIELDS: schema.CREDENTIAL, MODEL_FIELDS: schema.MODEL, POSTURE_FIELDS: schema.POSTURE,
+            DEFAULT_FIELDS: schema.DEFAULT, EVAL_CASE_FIELDS: schema.EVAL_CASE,
+            MEASUREMENT_FIELDS: schema.MEASUREMENT, PROPOSAL_FIELDS: schema.PROPOSAL,
+            RECOMMENDATION_FIELDS: schema.RECOMMENDATION, DELETED_FIELDS: schema.DELETED,
+            DECISION_FIELDS: schema.DECIDED}
 
 
 # -- running oc ---------------------------------------------------------------------------------
@@ -192,16 +202,18 @@ def rows_of(value: Any) -> list[dict]:
 def assert_wire_shape(value: Any, kind: type, fields: frozenset[str], where: str, *, exact: bool = False) -> None:
     """``value`` is a ``kind`` (dict or list of dicts) whose objects carry every API field.
 
-    ``exact`` (used for the control plane itself) also forbids extra fields, which keeps the field
-    sets above honest: they are checked against the server every run.
+    ``exact`` (used for the control plane itself) also forbids extra fields beyond those the client
+    declares it adds, which keeps the field sets above honest: they are checked against the server
+    every run.
     """
+    added = DECLARED[fields].remote_fields() if fields in DECLARED else frozenset()
     assert isinstance(value, kind), f"{where}: expected a JSON {kind.__name__}, got {type(value).__name__}"
     for row in rows_of(value):
         assert isinstance(row, dict), f"{where}: expected objects, got {row!r}"
         missing = fields - set(row)
         assert not missing, f"{where}: API fields missing: {sorted(missing)}"
         if exact:
-            assert set(row) == fields, f"{where}: fields beyond the API's: {sorted(set(row) - fields)}"
+            assert set(row) <= fields | added, f"{where}: fields beyond the API's: {sorted(set(row) - fields - added)}"
 
 
 def assert_audit_page(value: Any, where: str) -> None:
@@ -280,6 +292,7 @@ def seed_guide_scenario(b: Backend) -> Transcript:
     tenant_default = step("default tenant", "model-default", "set", "--cluster-tenant", "acme",
                           "--model", "my-cheap-model")
     step("default list", "model-default", "list")
+    step("default show", "model-default", "show", "global")
 
     case = step("eval-case add", "routing", "eval-case", "add", "--skill-name", "summarise", "--skill-scope", "org",
                 "--input", SEED_INPUT, "--expected", SEED_EXPECTED, "--quality-bar", "0.8")
@@ -679,3 +692,74 @@ def test_measured_json_agrees_between_backends(measured_transcripts: dict[str, T
                                                tmp_path: Path) -> None:
     both = transcripts_of_both(measured_transcripts, tmp_path, measured_scenario)
     assert_modes_agree(both["local"], both["remote"], MEASURED_SHAPES, measured_agreeing_values)
+
+
+# -- the contract: every answer validates against its one declaration, in both modes -----------
+
+# step -> (declared object, a list of them?) for every step of both scenarios
+SEED_OBJECTS: dict[str, tuple[schema.Obj, bool]] = {
+    "credential add": (schema.CREDENTIAL, False), "credential list": (schema.CREDENTIAL, True),
+    "credential show": (schema.CREDENTIAL, False), "credential update": (schema.CREDENTIAL, False),
+    "model add": (schema.MODEL, False), "model list": (schema.MODEL, True), "model show": (schema.MODEL, False),
+    "model update": (schema.MODEL, False),
+    "posture pin": (schema.POSTURE, False), "posture auto": (schema.POSTURE, False),
+    "posture list": (schema.POSTURE, True), "posture show": (schema.POSTURE, False),
+    "posture clear": (schema.POSTURE, False),
+    "default global": (schema.DEFAULT, False), "default tenant": (schema.DEFAULT, False),
+    "default list": (schema.DEFAULT, True), "default show": (schema.DEFAULT, False),
+    "eval-case add": (schema.EVAL_CASE, False), "eval-case list": (schema.EVAL_CASE, True),
+    "eval-case list org": (schema.EVAL_CASE, True), "eval-case show": (schema.EVAL_CASE, False),
+    "eval-case update": (schema.EVAL_CASE, False),
+    "measurement run": (schema.RUN_ANSWER, False), "measurement list": (schema.MEASUREMENT, True),
+    "proposal list": (schema.PROPOSAL, True), "recommendation list": (schema.RECOMMENDATION, True),
+    "audit list": (schema.AUDIT_PAGE, False),
+    "eval-case remove": (schema.DELETED, False), "default remove": (schema.DELETED, False),
+    "model remove": (schema.DELETED, False), "credential remove": (schema.DELETED, False),
+}
+MEASURED_OBJECTS: dict[str, tuple[schema.Obj, bool]] = {
+    "baseline add": (schema.MODEL, False), "candidate add": (schema.MODEL, False),
+    "posture pin": (schema.POSTURE, False), "eval-case import": (schema.IMPORTED, False),
+    "measurement run": (schema.RUN_ANSWER, False), "measurement list": (schema.MEASUREMENT, True),
+    "measurement show": (schema.MEASUREMENT, False), "proposal list": (schema.PROPOSAL, True),
+    "proposal show": (schema.PROPOSAL, False), "recommendation list": (schema.RECOMMENDATION, True),
+    "proposal approve": (schema.DECIDED, False), "posture show": (schema.POSTURE, False),
+    "proposal list applied": (schema.PROPOSAL, True), "audit list": (schema.AUDIT_PAGE, False),
+}
+
+
+def assert_declared(transcript: Transcript, objects: dict[str, tuple[schema.Obj, bool]], mode: str) -> None:
+    """Every step's JSON is exactly one declared object (or a list of them): the closed pydantic
+    model of ``oc_cli.schema`` rejects a missing or mistyped field and any field not declared."""
+    assert set(objects) == {step for step, r in transcript.items() if r.code == 0}, "a step is not mapped"
+    for step, (obj, many) in objects.items():
+        value = transcript[step].json()
+        try:
+            schema.check(obj, value, many=many, closed=True)
+        except schema.WireError as exc:
+            raise AssertionError(f"{mode} {step}: {exc}") from None
+
+
+def test_every_json_answer_validates_against_its_declaration(seed_transcripts: dict[str, Transcript],
+                                                            measured_transcripts: dict[str, Transcript],
+                                                            tmp_path: Path) -> None:
+    seed = transcripts_of_both(seed_transcripts, tmp_path / "seed", seed_guide_scenario)
+    measured = transcripts_of_both(measured_transcripts, tmp_path / "measured", measured_scenario)
+    for mode in MODES:
+        assert_declared(seed[mode], SEED_OBJECTS, mode)
+        assert_declared(measured[mode], MEASURED_OBJECTS, mode)
+        # the lists that a scenario leaves empty in its seed run are filled in the measured one
+        for step in ("measurement list", "proposal list", "recommendation list"):
+            assert measured[mode][step].json(), f"{mode} {step}"
+    # The derived and joined fields are there in both modes, computed the same way.
+    for mode in MODES:
+        assert [p["key"] for p in seed[mode]["posture list"].json()] == ["summarise"], mode
+        assert [r["skill"] for r in measured[mode]["recommendation list"].json()] == ["summarise"], mode
+        run = measured[mode]["measurement run"].json()
+        shown = measured[mode]["measurement show"].json()
+        assert run["measurement"]["proposalId"] == shown["proposalId"] == run["proposalId"], mode
+
+
+def test_the_declarations_match_the_api_field_sets() -> None:
+    """The API fields declared in oc_cli.schema are the ones opencrane-api.md lists (above)."""
+    for fields, obj in DECLARED.items():
+        assert obj.api_fields() == fields, obj
