@@ -89,11 +89,18 @@ class Obj:
 
     # -- derived fields --------------------------------------------------------------------------
     def derive(self, row: dict[str, Any], *, table: bool = False) -> dict[str, Any]:
-        """``row`` with its derived fields (and, for tables, its table-only fields) filled in."""
-        for f in self.fields:
-            if f.origin == DERIVED or (table and f.origin == TABLE):
-                row[f.name] = _DERIVATIONS[(self.name, f.name)](row)
-        return row
+        """``row`` with its derived fields (and, for tables, its table-only fields) filled in, in
+        their declared place (a control-plane row has no place for them yet: it is rebuilt)."""
+        wanted = [f for f in self.fields if f.origin == DERIVED or (table and f.origin == TABLE)]
+        if not wanted:
+            return row
+        values = {f.name: _DERIVATIONS[(self.name, f.name)](row) for f in wanted}
+        if all(name in row for name in values):
+            row.update(values)
+            return row
+        ordered = {f.name: values[f.name] if f.name in values else row[f.name]
+                   for f in self.fields if f.name in values or f.name in row}
+        return ordered | {k: v for k, v in row.items() if k not in ordered}
 
     def for_table(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self.derive(dict(r), table=True) for r in rows]

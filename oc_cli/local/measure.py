@@ -552,7 +552,7 @@ class MeasurementMixin(EvalMixin):
                     "baselinePassRate": summary.get("baselinePassRate"),
                     "decision": summary.get("decision"),
                 }
-                schema.RECOMMENDATION.derive(rec)
+                rec = schema.RECOMMENDATION.derive(rec)
                 spend = monthly.get((key, m["current_model"]))
                 rec["observedMonthlySpendUsd"] = spend
                 rec["projectedMonthlySavingsUsd"] = (

@@ -155,6 +155,7 @@ def test_remote_posture_list_shows_the_keys(remote_oc) -> None:
     assert [line.split()[0] for line in lines[1:]] == ["summarise", "team/acme/review"]
     rows = _json(run("skill-posture", "list", "-o", "json"))
     assert [r["key"] for r in rows] == ["summarise", "team/acme/review"]
+    assert list(rows[0]) == [f.name for f in schema.POSTURE.fields]  # the declared order, as in local mode
     assert _json(run("skill-posture", "show", "team/acme/review", "-o", "json"))["key"] == "team/acme/review"
 
 
@@ -204,6 +205,9 @@ def test_remote_lists_leave_out_the_columns_the_server_does_not_report(remote_oc
     proposals = run("routing", "proposal", "list").out.splitlines()
     assert "PINNED_SAVINGS_PCT" not in proposals[0]
     assert len(proposals[1].split()) == len(proposals[0].split())
+    recommendations = run("routing", "recommendation", "list").out.splitlines()
+    assert recommendations[0].split() == ["SKILL", "CURRENT_MODEL", "RECOMMENDED_MODEL", "SAVING", "PROPOSAL"]
+    assert recommendations[1].split()[:3] == ["team/acme/summarise", "big-model", "tiny-model"]
     proposal = _json(run("routing", "proposal", "list", "-o", "json"))[0]["id"]
     assert run("routing", "proposal", "approve", proposal).code == 0
     audit = run("audit", "list").out.splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from oc_cli import output
+from oc_cli import output, schema
 from oc_cli.commands._common import OutputOpt, backend, flush_notes
 
 app = typer.Typer(help="Recommendations: each skill's latest measurement joined with its open proposal.",
@@ -37,11 +37,15 @@ def list_(
     fmt: str = OutputOpt(),
 ) -> None:
     """Rank skills by the saving their latest measurement found."""
-    rows = backend().list_recommendations(cluster_tenant=cluster_tenant, skill_scope=skill_scope, only_open=only_open)
+    b = backend()
+    rows = b.list_recommendations(cluster_tenant=cluster_tenant, skill_scope=skill_scope, only_open=only_open)
     flush_notes()
     if fmt == "json":
         output.emit(rows, "json")
         return
+    columns = ["skill", "currentModel", "recommendedModel", "saving", "perMonth", "proposal"]
+    if not schema.RECOMMENDATION.reported("projectedMonthlySavingsUsd", b.mode):
+        columns.remove("perMonth")  # the control plane has no usage to project a monthly figure from
     table = []
     for r in rows:
         saving = r.get("pinnedSavingsPct", r.get("projectedSavingsPct"))
@@ -57,5 +61,5 @@ def list_(
             "perMonth": None if monthly is None else f"${monthly:,.2f}",
             "proposal": _proposal(r),
         })
-    output.emit(table, "table", columns=["skill", "currentModel", "recommendedModel", "saving", "perMonth", "proposal"],
+    output.emit(table, "table", columns=columns,
                 empty="(no recommendations: run `oc routing measurement run` first)")
