@@ -5,7 +5,8 @@ backends implement it: ``oc_cli.local.backend.LocalControlPlane`` (SQLite, the d
 ``oc_cli.remote.backend.RemoteControlPlane`` (the OpenCrane REST API). Both take and return
 *wire-shaped* plain dicts — the OpenCrane JSON field names in camelCase (opencrane-api.md) — so
 ``-o json`` prints the same shape in both modes. Fields that only local mode knows are added
-beside the API's, never instead of them.
+beside the API's, never instead of them. Each shape is declared once, in ``oc_cli.schema``: local
+rows are built from it, control-plane answers are validated by it (docs/wire-schema.md).
 
 A backend that lacks an operation raises ``oc_cli.errors.NotSupportedError``; it never does
 something else instead.
