@@ -15,7 +15,6 @@ app = typer.Typer(help="Measurements: prove a cheaper model is good enough befor
                   no_args_is_help=True)
 
 
-
 @app.command("run")
 def run(
     skill: str = _skill.SkillOpt(),
