@@ -266,7 +266,7 @@ RUN_ANSWER = Obj("run-answer", [
     F("measurement", "measurement", null=True, optional=True), F("proposalId", null=True, optional=True),
 ], open=True, doc="POST …/measurements/run: {status: unconfigured, note} or {status: measured, measurement, proposalId}")
 
-IMPORTED = Obj("imported", [F("imported", "int"), F("ids", "strings")], local_only=True,
+IMPORTED = Obj("imported", [F("imported", "int"), F("ids", "strings")],
                doc="eval-case import: how many rows, and their ids")
 
 RESOLUTION = Obj("resolution", [

@@ -232,3 +232,12 @@ def test_a_remote_row_of_the_wrong_shape_is_an_upstream_error(remote_oc, monkeyp
     assert result.code == 1 and result.out == ""
     assert "[UNEXPECTED_RESPONSE]" in result.err and "modelMode" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_remote_run_that_recorded_nothing_does_not_invent_the_cause(remote_oc) -> None:
+    server, run = remote_oc
+    server.add_skill("summarise", "org")
+    result = run("routing", "measurement", "run", "--skill", "summarise", "--candidate-model", "tiny-model")
+    assert result.code == 0 and result.out == ""
+    assert "status: unconfigured" in result.err and "Missing: seams" not in result.err
+    assert "not reported by the control plane" in result.err and "--current-model" in result.err

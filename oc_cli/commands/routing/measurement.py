@@ -55,7 +55,10 @@ def run(
         # also on Ctrl-C: the note says how to resume the interrupted run
         flush_notes()
     if result.get("status") == "unconfigured":
-        missing = ", ".join(result.get("missing") or ["seams"])
+        # The control plane's answer conflates three causes (opencrane-api §8.3 step 4) and names none.
+        missing = (", ".join(result["missing"]) if result.get("missing") else
+                   "not reported by the control plane (its measurement seams, the skill's eval cases,"
+                   " or a baseline: pass --current-model)")
         if require_configured:  # the error line alone says it all (one line on stderr, exit 6)
             raise UnconfiguredError("measurement not run", f"missing: {missing}",
                                     hint="set LITELLM_ENDPOINT, LITELLM_MASTER_KEY and ROUTING_JUDGE_MODEL")
