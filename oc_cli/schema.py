@@ -58,13 +58,12 @@ class Field(NamedTuple):
 
 class Obj:
     def __init__(self, name: str, fields: Iterable[Field], *, table: Iterable[str] = (),
-                 open: bool = False, local_only: bool = False, doc: str = "") -> None:
+                 open: bool = False, doc: str = "") -> None:
         self.name = name
         self.fields = tuple(fields)
         self.by_name = {f.name: f for f in self.fields}
         self.table = tuple(table)
         self.open = open
-        self.local_only = local_only
         self.doc = doc
 
     def __repr__(self) -> str:
@@ -130,8 +129,7 @@ class Obj:
         return frozenset(f.name for f in self.fields if f.origin in (API, JOINED, DERIVED))
 
 
-def F(name: str, type: str = "str", null: bool = False, origin: str = API, optional: bool = False) -> Field:
-    return Field(name, type, null, origin, optional)
+F = Field  # reads better in the long declarations below
 
 
 def _local(*fields: Field) -> list[Field]:
@@ -162,14 +160,14 @@ MODEL = Obj("model", [
 TENANT = Obj("tenant", [
     F("id"), F("name"), F("description", null=True), F("grantAllGlobal", "bool"), F("ownedModels", "int"),
     F("allowedModels", "strings"), *_STAMPS,
-], table=("name", "grantAllGlobal", "ownedModels", "allowedModels", "createdAt"), local_only=True,
+], table=("name", "grantAllGlobal", "ownedModels", "allowedModels", "createdAt"),
     doc="A ClusterTenant and its allowlist (local mode; the public API has none)")
 
 TENANT_MODELS = Obj("tenant-models", [
     F("clusterTenant", origin=LOCAL), F("models", "strings"), F("defaultModel", null=True),
     *_local(F("defaultSource", null=True), F("sources", "object"), F("grantAllGlobal", "bool"),
             F("note", null=True)),
-], open=True, local_only=True, doc="TenantModelSet (§13) plus where each model comes from")
+], open=True, doc="TenantModelSet (§13) plus where each model comes from")
 
 POSTURE = Obj("posture", [
     F("key", origin=DERIVED), F("name"), F("scope"), F("team"), F("path"), F("modelMode", null=True),
@@ -241,7 +239,7 @@ USAGE_ROW = Obj("usage-row", [
     F("startTime", null=True), F("endTime", null=True), F("measurementId", null=True),
     F("passed", "bool", null=True),
 ], table=("startTime", "source", "kind", "model", "skill", "clusterTenant", "promptTokens", "completionTokens",
-          "spendUsd", "latencyMs", "status", "requestId"), local_only=True,
+          "spendUsd", "latencyMs", "status", "requestId"),
     doc="One gateway call: imported LiteLLM spend log or oc's own measurement call (local mode)")
 
 AUDIT_ENTRY = Obj("audit-entry", [
@@ -273,7 +271,7 @@ RESOLUTION = Obj("resolution", [
     F("skill"), F("clusterTenant", null=True), F("model", null=True), F("source"), F("auto", "bool"),
     F("autoConfig", "object", null=True), F("blocked", "bool"), F("blockedModel", null=True), F("reason"),
     F("rungs", "objects", optional=True),
-], open=True, local_only=True, doc="`oc resolve`: the winning model and, with --explain, every rung")
+], open=True, doc="`oc resolve`: the winning model and, with --explain, every rung")
 
 OBJECTS: dict[str, Obj] = {o.name: o for o in (
     CREDENTIAL, MODEL, TENANT, TENANT_MODELS, POSTURE, DEFAULT, EVAL_CASE, DECISION, MEASUREMENT, PROPOSAL,
