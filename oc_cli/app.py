@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model-default": ("oc_cli.commands.model_default", "Company-wide and per-ClusterTenant default models."),
     "resolve": ("oc_cli.commands.resolve", "Show which model a skill resolves to, and why."),
     "routing": ("oc_cli.commands.routing", "Eval cases, measurements, proposals, recommendations, metrics."),
+    "gateway": ("oc_cli.commands.gateway", "The LiteLLM proxy config: models, skill aliases, fallbacks."),
     "usage": ("oc_cli.commands.usage", "Gateway usage: import LiteLLM spend logs, list calls."),
     "audit": ("oc_cli.commands.audit", "The hash-chained audit log of every change."),
     "config": ("oc_cli.commands.config", "Contexts: which database or control plane, which identity."),

@@ -113,4 +113,9 @@ class ControlPlane(Protocol):
         """``{data: [...], pagination: {limit, hasMore, nextCursor?}}``"""
     def verify_audit(self) -> Json: ...
 
+    # -- the gateway config (local only, SPEC §10) -------------------------------------------------
+    def gateway_export(self, *, cluster_tenant: str | None = None) -> Json:
+        """``{config, warnings, header, scope, clusterTenant, auditHead}``: the LiteLLM proxy config
+        of the global scope or of one ClusterTenant (remote: not supported, the operator writes it)."""
+
     def close(self) -> None: ...

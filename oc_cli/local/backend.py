@@ -7,10 +7,11 @@ allowlists, audit append).
 from __future__ import annotations
 
 from oc_cli.local.auditlog import AuditMixin
+from oc_cli.local.gateway import GatewayMixin
 from oc_cli.local.measure import MeasurementMixin
 from oc_cli.local.registry import RegistryMixin
 from oc_cli.local.usage import UsageMixin
 
 
-class LocalControlPlane(MeasurementMixin, RegistryMixin, UsageMixin, AuditMixin):
+class LocalControlPlane(GatewayMixin, MeasurementMixin, RegistryMixin, UsageMixin, AuditMixin):
     """Local mode: the default, no server needed."""

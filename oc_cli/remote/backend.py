@@ -483,3 +483,7 @@ class RemoteControlPlane:
     def verify_audit(self) -> Json:
         raise _unsupported("audit verify", "the control plane's audit log is not hash-chained; "
                                            "verification exists for the local log only")
+
+    def gateway_export(self, *, cluster_tenant: str | None = None) -> Json:
+        raise _unsupported("gateway export", "in remote mode the OpenCrane operator writes the gateway's config; "
+                                             "export a local database's config with --db PATH")

@@ -39,13 +39,23 @@ def approve(
     fmt: str = OutputOpt(),
 ) -> None:
     """Switch the skill to the proposed model (pins it) and record the decision."""
-    result = backend().approve_proposal(ref, force=force)
+    b = backend()
+    result = b.approve_proposal(ref, force=force)
     flush_notes()
     if fmt == "json":
         output.emit(result, "json")
     else:
         output.emit_object(result)
         output.success(f"proposal {result['id']} applied: skill pinned to {result.get('appliedModel')}")
+    if b.mode == "local":
+        team = b.get_proposal(ref).get("skillTeam")
+        if team:
+            output.message(f"hint: ClusterTenant {team}'s gateway config changes; re-export it with: "
+                           f"oc gateway export --cluster-tenant {team} --write FILE "
+                           f"(preview: oc gateway diff FILE --cluster-tenant {team})")
+        else:
+            output.message("hint: the gateway config changes (the global one and each ClusterTenant's); re-export it "
+                           "with: oc gateway export [--cluster-tenant T] --write FILE (preview: oc gateway diff FILE)")
 
 
 @app.command("reject")
