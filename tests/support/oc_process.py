@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 OC = str(Path(sys.executable).parent / "oc")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Oc:
@@ -24,7 +25,9 @@ class Oc:
                 if not k.startswith(("OC_", "OPENCRANE_", "LITELLM_", "ROUTING_", "FORCE_COLOR", "CLICOLOR"))}
         self.home = home
         self.db = home / "oc.db"
-        self.env = {**base, "OC_DB": str(self.db), "OC_CONFIG": str(home / "config.toml"), "CI": "1",
+        # the repository root first on PYTHONPATH: the child runs this tree's oc_cli, not an installed one
+        pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), base.get("PYTHONPATH")) if p)
+        self.env = {**base, "PYTHONPATH": pythonpath, "OC_DB": str(self.db), "OC_CONFIG": str(home / "config.toml"), "CI": "1",
                     "NO_COLOR": "1", "COLUMNS": "250", "HOME": str(home),
                     "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **env}
 
