@@ -191,7 +191,8 @@ def _alive(url: str) -> bool:
 
 
 def _launch(
-    directory: Path, config_path: Path, log_path: Path, calls_path: Path, port: int
+    directory: Path, config_path: Path, log_path: Path, calls_path: Path, port: int,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     executable = litellm_executable()
     if executable is None:
@@ -202,6 +203,7 @@ def _launch(
     env["FAKE_UPSTREAM_LOG"] = str(calls_path)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra_env or {})
     command = [
         executable, "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1",
     ]
@@ -228,6 +230,24 @@ def start_proxy(
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "config.yaml"
     config_path.write_text(json.dumps(proxy_config(models, master_key), indent=2), encoding="utf-8")
+    return start_proxy_from_config(directory, config_path, master_key=master_key, port=port,
+                                   startup_timeout=startup_timeout, models=models)
+
+
+def start_proxy_from_config(
+    directory: Path,
+    config_path: Path,
+    *,
+    master_key: str = DEFAULT_MASTER_KEY,
+    port: int | None = None,
+    startup_timeout: float = 90.0,
+    env: dict[str, str] | None = None,
+    models: list[dict[str, Any]] | None = None,
+) -> Proxy:
+    """Start a proxy on an existing config file (``env``: extra variables, e.g. the ones its
+    ``os.environ/<VAR>`` keys name); its log and call log go to ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / "proxy.log"
     calls_path = directory / "upstream-calls.jsonl"
     calls_path.write_text("", encoding="utf-8")
@@ -238,8 +258,8 @@ def start_proxy(
         chosen = port if port is not None else free_port()
         url = f"http://127.0.0.1:{chosen}"
         started = time.monotonic()
-        process = _launch(directory, config_path, log_path, calls_path, chosen)
-        proxy = Proxy(url, master_key, process, directory, config_path, log_path, calls_path, 0.0, list(models))
+        process = _launch(directory, config_path, log_path, calls_path, chosen, env)
+        proxy = Proxy(url, master_key, process, directory, config_path, log_path, calls_path, 0.0, list(models or []))
         deadline = started + startup_timeout
         while time.monotonic() < deadline and process.poll() is None:
             if _alive(url):
