@@ -112,8 +112,13 @@ def export(
         return
     write_atomically(write, text)
     router = config["router_settings"]
-    output.success(f"wrote {write}: {len(config['model_list'])} models, {len(router['model_group_alias'])} skill aliases, "
-                   f"{len(router['fallbacks'])} fallback chains")
+    output.success(f"wrote {write}: {_count(len(config['model_list']), 'model')}, "
+                   f"{_count(len(router['model_group_alias']), 'skill alias', 'skill aliases')}, "
+                   f"{_count(len(router['fallbacks']), 'fallback chain')}")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 @app.command("diff")
@@ -139,7 +144,7 @@ def diff(
         lines = gc.diff_lines(d)
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
-        output.message(f"{len(lines)} change{'s' if len(lines) != 1 else ''} to {file}" if lines
+        output.message(f"{_count(len(lines), 'change')} to {file}" if lines
                        else f"no changes: {file} is what oc gateway export writes")
     if d["changed"]:
         raise typer.Exit(1)

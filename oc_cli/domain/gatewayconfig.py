@@ -163,8 +163,11 @@ def build(
 # ----- merge with a base config ------------------------------------------------------------------
 
 def merge(base: Mapping[str, Any] | None, generated: Mapping[str, Any]) -> dict[str, Any]:
-    """``generated``'s owned keys written into ``base``; every other key of ``base`` kept, in its order."""
-    out: dict[str, Any] = dict(base or {})
+    """``generated``'s owned keys written into ``base``; every other key of ``base`` kept, in its order
+    (``model_list`` stays where the base has it, else it comes first)."""
+    base = base or {}
+    out: dict[str, Any] = {} if "model_list" in base else {"model_list": None}  # a new model_list goes first
+    out.update(base)
     out["model_list"] = generated["model_list"]
     router = out.get("router_settings")
     router = dict(router) if isinstance(router, Mapping) else {}

@@ -114,6 +114,7 @@ def test_merge_replaces_owned_keys_and_keeps_everything_else_in_order() -> None:
     assert merged["router_settings"] == {"routing_strategy": "simple-shuffle", "fallbacks": [],
                                          "model_group_alias": {"skill:org/s": "a"}}
     assert merged["model_list"] == generated["model_list"]
+    assert list(gc.merge({"general_settings": {}}, generated)) == ["model_list", "general_settings", "router_settings"]
 
 
 def test_diff_names_models_added_removed_changed_skills_repointed_and_chains() -> None:
