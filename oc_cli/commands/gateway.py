@@ -76,12 +76,27 @@ def write_atomically(path: str, text: str) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
+        _fsync_dir(parent)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (where the platform lets a directory be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @app.command("export")
@@ -103,7 +118,7 @@ def export(
     """
     _require_local("export")
     result, config, base_text = _export(cluster_tenant, base)
-    if base_text is not None and fmt == "yaml" and gc.has_comments(base_text):
+    if base_text is not None and gc.has_comments(base_text):
         output.warn(f"comments in {base} are dropped (oc writes YAML with PyYAML, which does not keep "
                        "them); every key and value is kept")
     text = gc.render(config, fmt, result["header"] if fmt == "yaml" else "")

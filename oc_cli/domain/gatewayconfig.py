@@ -15,6 +15,8 @@ import json
 import re
 from typing import Any, Iterable, Mapping
 
+from oc_cli.errors import ValidationError
+
 ALIAS_PREFIX = "skill:"
 OWNED = ("model_list", "router_settings.model_group_alias", "router_settings.fallbacks")
 HEADER_MARK = "# oc-gateway:"
@@ -83,8 +85,6 @@ def build(
       (the ClusterTenant default, then the Global one); the first chain for a model wins.
     * ``scope_label``: how warnings name the scope (``ClusterTenant 'acme'``, ``the global scope``).
     """
-    from oc_cli.errors import ValidationError
-
     warnings: list[str] = []
     entries: list[dict[str, Any]] = []
     for m in sorted(models, key=lambda r: r["publicModelName"]):
@@ -296,8 +296,6 @@ def render(config: Mapping[str, Any], fmt: str, head: str = "") -> str:
 def parse(text: str, what: str) -> dict[str, Any]:
     """A config file's text (YAML or JSON) as a mapping; an empty file is an empty config."""
     import yaml
-
-    from oc_cli.errors import ValidationError
 
     try:
         data = yaml.safe_load(text)

@@ -28,7 +28,7 @@ import yaml
 
 from tests.integration.conftest import LITELLM_MISSING, litellm_available
 from tests.integration.litellm_proxy import DEFAULT_MASTER_KEY, Proxy, start_proxy_from_config
-from tests.support.named_upstream import NamedUpstream, refused_api_base
+from tests.support.named_upstream import COMPLETION_TOKENS, PROMPT_TOKENS, NamedUpstream, refused_api_base
 from tests.support.oc_process import Oc
 
 pytestmark = pytest.mark.integration
@@ -134,6 +134,10 @@ def test_skill_request_is_served_by_the_resolved_model(world: World, first_proxy
     resolved = world.oc.json("resolve", SKILL)["model"]
     assert resolved == "strong"
     assert served_by(first_proxy, f"skill:{SKILL}") == "strong-upstream"
+    # the proxy prices the call with the exported model_info: 10 prompt and 5 completion tokens
+    response = chat(first_proxy, "strong")
+    cost = float(response.headers["x-litellm-response-cost"])
+    assert cost == pytest.approx((PROMPT_TOKENS * 10 + COMPLETION_TOKENS * 30) / 1e6)
     # the key reached the upstream from the environment variable the file names, not from the file
     assert world.upstreams["strong"].calls[-1]["authorization"] == f"Bearer {world.secret}"
 
