@@ -154,7 +154,7 @@ def build(
         "model_list": entries,
         "router_settings": {
             "model_group_alias": dict(sorted(aliases.items())),
-            "fallbacks": [{k: chains[k]} for k in sorted(chains)],
+            "fallbacks": [{k: list(chains[k])} for k in sorted(chains)],
         },
     }
     return config, warnings
@@ -289,7 +289,12 @@ def render(config: Mapping[str, Any], fmt: str, head: str = "") -> str:
         return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
     import yaml  # lazily: only the gateway verbs need it
 
-    body = yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:  # a chain shared by a model and its alias: written twice,
+            return True                                # never as an &anchor / *alias pair
+
+    body = yaml.dump(dict(config), Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=4096)
     return head + body
 
 

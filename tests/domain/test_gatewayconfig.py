@@ -150,6 +150,16 @@ def test_yaml_round_trip_and_header_has_no_timestamp() -> None:
     assert not gc.has_comments(text)
 
 
+def test_a_chain_shared_by_a_model_and_its_alias_is_written_out_twice() -> None:
+    cfg, _ = build([model("primary"), model("backup")], [resolved("team/acme/ops", "primary")],
+                   chains=[("Global default", "primary", ["backup"])])
+    shared = cfg["router_settings"]["fallbacks"]
+    shared[1]["skill:team/acme/ops"] = shared[0]["primary"]  # even when the very same list object
+    text = gc.render(cfg, "yaml")
+    assert "&" not in text and "*" not in text
+    assert "  - primary:\n    - backup\n  - skill:team/acme/ops:\n    - backup\n" in text
+
+
 @pytest.mark.parametrize("text, has", [
     ("a: 1\n", False),
     ("# mine\na: 1\n", True),
