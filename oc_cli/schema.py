@@ -273,10 +273,24 @@ RESOLUTION = Obj("resolution", [
     F("rungs", "objects", optional=True),
 ], open=True, doc="`oc resolve`: the winning model and, with --explain, every rung")
 
+GATEWAY_DIFF_MODELS = Obj("gateway-diff-models", [F("added", "strings"), F("removed", "strings"),
+                                                   F("changed", "objects")],
+                          doc="models added/removed by name; changed: [{model, fields}]")
+GATEWAY_DIFF_SKILLS = Obj("gateway-diff-skills", [F("added", "objects"), F("removed", "objects"),
+                                                   F("repointed", "objects")],
+                          doc="`skill:` aliases: added/removed [{alias, model}], repointed [{alias, from, to}]")
+GATEWAY_DIFF_FALLBACKS = Obj("gateway-diff-fallbacks", [F("added", "objects"), F("removed", "objects"),
+                                                         F("changed", "objects")],
+                             doc="chains by key: added [{model, to}], removed [{model, from}], changed [{model, from, to}]")
+GATEWAY_DIFF = Obj("gateway-diff", [
+    F("changed", "bool"), F("models", "gateway-diff-models"), F("skills", "gateway-diff-skills"),
+    F("fallbacks", "gateway-diff-fallbacks"), F("settings", "strings"),
+], doc="`oc gateway diff`: what an export would change in a deployed proxy config (local mode only)")
+
 OBJECTS: dict[str, Obj] = {o.name: o for o in (
     CREDENTIAL, MODEL, TENANT, TENANT_MODELS, POSTURE, DEFAULT, EVAL_CASE, DECISION, MEASUREMENT, PROPOSAL,
     RECOMMENDATION, USAGE_ROW, AUDIT_ENTRY, PAGINATION, AUDIT_PAGE, DELETED, DECIDED, RUN_ANSWER, IMPORTED,
-    RESOLUTION)}
+    RESOLUTION, GATEWAY_DIFF_MODELS, GATEWAY_DIFF_SKILLS, GATEWAY_DIFF_FALLBACKS, GATEWAY_DIFF)}
 
 
 # -- derived fields: computed here and nowhere else -------------------------------------------------

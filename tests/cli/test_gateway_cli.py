@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from oc_cli import schema
 from oc_cli.domain.gatewayconfig import HEADER_MARK
 from tests.support.fake_gateway import FakeGateway, Reply
 from tests.support.oc_process import Oc
@@ -203,6 +204,7 @@ def test_diff_exit_codes_and_repointing(oc_main, registry: str, tmp_path: Path) 
     j = oc_main("gateway", "diff", deployed, "--cluster-tenant", "acme", "-o", "json")
     assert j.code == 1 and j.json()["skills"]["repointed"] == [
         {"alias": "skill:summarise", "from": "strong", "to": "cheap"}]
+    schema.check(schema.GATEWAY_DIFF, j.json(), closed=True)
 
     assert oc_main("gateway", "diff", tmp_path / "absent.yaml").code == 3
     assert oc_main("gateway", "diff", deployed, "--cluster-tenant", "nope").code == 3
