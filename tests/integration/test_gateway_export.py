@@ -71,8 +71,9 @@ class World:
     first_export_err: str
 
     def proxy(self, name: str) -> Proxy:
+        # a generous start-up bound: the machine may be busy, and a slow start is not what is under test
         return start_proxy_from_config(self.directory / name, self.deployed, master_key=DEFAULT_MASTER_KEY,
-                                       env={SECRET_VAR: self.secret})
+                                       env={SECRET_VAR: self.secret}, startup_timeout=240.0)
 
 
 @pytest.fixture(scope="module")
