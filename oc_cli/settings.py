@@ -12,7 +12,7 @@ named contexts::
     db = "/path/to/oc.db"                   # local database
     ca-bundle = "/etc/ssl/corp.pem"
     gateway = { url = "http://127.0.0.1:4000" }
-    judge = { model = "judge-model" }
+    judge = { model = "judge-model", require-calibrated = true }
 
 No secret is ever stored here: tokens and the gateway key live in the keyring.
 """
@@ -27,7 +27,7 @@ from typing import Any
 from oc_cli.errors import NotFoundError, ValidationError
 
 APP = "opencrane"
-CONTEXT_KEYS = ("url", "tenant", "db", "ca-bundle", "insecure", "gateway.url", "judge.model")
+CONTEXT_KEYS = ("url", "tenant", "db", "ca-bundle", "insecure", "gateway.url", "judge.model", "judge.require-calibrated")
 
 
 def _platformdirs():
@@ -255,3 +255,32 @@ def gateway_key_from_keyring(context_name: str) -> str | None:
         return keyring.get_password(GATEWAY_KEY_SERVICE, context_name)
     except Exception:  # no backend, locked keyring: treated as "not stored"
         return None
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def require_calibrated_judge(settings: Settings, flag: bool | None = None) -> tuple[bool, str | None]:
+    """Whether a measurement's proposal needs a calibrated judge (SPEC §5.8), and where that came from.
+
+    ``--require-calibrated-judge`` (``flag``), else ``OC_REQUIRE_CALIBRATED_JUDGE``, else the
+    context's ``judge.require-calibrated``; off by default.
+    """
+    if flag:
+        return True, "--require-calibrated-judge"
+    env = os.environ.get("OC_REQUIRE_CALIBRATED_JUDGE")
+    if env is not None:
+        text = env.strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise ValidationError(f"OC_REQUIRE_CALIBRATED_JUDGE: invalid value {env!r}", "expected true or false")
+        return text in _TRUE, "OC_REQUIRE_CALIBRATED_JUDGE"
+    value = context_get(settings.context, "judge.require-calibrated")
+    if value is not None:
+        if not isinstance(value, bool):
+            raise ValidationError(f"context {settings.context_name}: judge.require-calibrated must be true or false",
+                                  f"got {value!r}", hint="fix it with: oc config set-context NAME"
+                                                        " --require-calibrated-judge / --no-require-calibrated-judge")
+        return value, f"context {settings.context_name}"
+    return False, None
+

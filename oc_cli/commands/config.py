@@ -69,6 +69,9 @@ def set_context(
     judge_model: str = typer.Option(None, "--judge-model", help="Judge model for measurements. '' unsets."),
     ca_bundle: str = typer.Option(None, "--ca-bundle", help="CA bundle for TLS. '' unsets."),
     insecure: bool = typer.Option(None, "--insecure/--no-insecure", help="Skip TLS verification (unsafe)."),
+    require_calibrated_judge: bool = typer.Option(
+        None, "--require-calibrated-judge/--no-require-calibrated-judge",
+        help="Block proposals while the skill's judge is not calibrated against human labels."),
     gateway_key_stdin: bool = typer.Option(False, "--gateway-key-stdin", help="Read the gateway (LiteLLM master) key from stdin into the keyring."),
     use: bool = typer.Option(False, "--use", help="Also make it the current context."),
 ) -> None:
@@ -105,6 +108,14 @@ def set_context(
             else:
                 v.name(value, flag, what="model name")
             sub[key] = value
+    if require_calibrated_judge is not None:
+        judge_table = ctx.setdefault("judge", {})
+        if require_calibrated_judge:
+            judge_table["require-calibrated"] = True
+        else:
+            judge_table.pop("require-calibrated", None)
+            if not judge_table:
+                ctx.pop("judge")
     if insecure is not None:
         if insecure:
             ctx["insecure"] = True

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from oc_cli.local.auditlog import AuditMixin
 from oc_cli.local.gateway import GatewayMixin
-from oc_cli.local.measure import MeasurementMixin
+from oc_cli.local.judging import JudgeMixin
 from oc_cli.local.registry import RegistryMixin
 from oc_cli.local.usage import UsageMixin
 
 
-class LocalControlPlane(GatewayMixin, MeasurementMixin, RegistryMixin, UsageMixin, AuditMixin):
-    """Local mode: the default, no server needed."""
+class LocalControlPlane(GatewayMixin, JudgeMixin, RegistryMixin, UsageMixin, AuditMixin):
+    """Local mode: the default, no server needed. (``JudgeMixin`` extends ``MeasurementMixin``.)"""

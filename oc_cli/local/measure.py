@@ -189,9 +189,15 @@ class MeasurementMixin(EvalMixin):
         seams = gateway_settings(self.settings) if self.settings is not None else {"missing": ["settings"]}
         if seams["missing"]:
             return {"status": "unconfigured", "note": UNCONFIGURED_NOTE, "missing": seams["missing"]}
+        from oc_cli.settings import require_calibrated_judge
+
+        required = params.get("requireCalibratedJudge")
+        if self.settings is not None:  # the flag, else OC_REQUIRE_CALIBRATED_JUDGE, else the context
+            required = require_calibrated_judge(self.settings, required)[0]
+        params = {**params, "requireCalibratedJudge": bool(required)}
         options = self._run_options(params)
         if params.get("resume"):
-            mid = self._prepare_resume(params["resume"])
+            mid = self._prepare_resume(params["resume"], require_calibrated_judge=options["requireCalibratedJudge"])
         else:
             mid = self._prepare_run(params, options, seams)
         return self._execute(mid, seams, progress)
@@ -215,6 +221,7 @@ class MeasurementMixin(EvalMixin):
             "resamples": number("resamples", 1000, 1_000_000, int) or 10_000,
             "timeout": number("timeout", 1, 3600) or 60.0,
             "allowSameFamilyJudge": bool(params.get("allowSameFamilyJudge")),
+            "requireCalibratedJudge": bool(params.get("requireCalibratedJudge")),
         }
 
     def _model_for(self, c: sqlite3.Connection, name: str, tenant: str | None) -> sqlite3.Row | None:
@@ -297,7 +304,7 @@ class MeasurementMixin(EvalMixin):
                        after={"currentModel": current, "candidateModel": candidate, "params": options})
         return mid
 
-    def _prepare_resume(self, ref: str) -> str:
+    def _prepare_resume(self, ref: str, *, require_calibrated_judge: bool = False) -> str:
         with self.store.write() as c:
             r = self._measurement(c, ref)
             self.require_skill_owner(SkillKey(r["skill_name"], r["skill_scope"], r["skill_team"]), "measurement run --resume")
@@ -311,6 +318,9 @@ class MeasurementMixin(EvalMixin):
                                     code="MEASUREMENT_RUNNING")
             c.execute("UPDATE measurements SET status = 'running', runner_pid = ?, runner_host = ?, updated_at = ?"
                       " WHERE id = ?", (os.getpid(), _hostname(), now_iso(), ref))
+            if require_calibrated_judge:  # a gate asked for now applies to the resumed run's decision too
+                c.execute("UPDATE measurements SET params = json_set(params, '$.requireCalibratedJudge', json('true'))"
+                          " WHERE id = ?", (ref,))
             self.audit(c, "MeasurementResumed", f"RoutingMeasurement/{ref}",
                        f"Measurement {ref} resumed: {todo} case(s) to run", tenant=r["skill_team"] or None)
         return ref
@@ -388,6 +398,10 @@ class MeasurementMixin(EvalMixin):
                                       quality_margin=options["qualityMargin"], min_cases=options["minCases"],
                                       failed_cases=failed, unknown_cost_cases=unknown)
             key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
+            if options.get("requireCalibratedJudge"):
+                from oc_cli.local.judging import require_calibrated_judge
+
+                require_calibrated_judge(c, m, summary["decision"])
             proposal_id = None
             if summary["decision"]["propose"]:
                 proposal_id = new_id()

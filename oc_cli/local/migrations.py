@@ -20,7 +20,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = []
 
 def migration(version: int, name: str):
     def register(fn: Callable[[sqlite3.Connection], None]):
-        assert not MIGRATIONS or MIGRATIONS[-1][0] == version - 1, "migrations must be numbered consecutively"
+        # Numbers are handed out per feature before the features land, so a number may be
+        # reserved for a migration that arrives later; they must still come in increasing order.
+        assert not MIGRATIONS or MIGRATIONS[-1][0] < version, "migrations must be numbered in increasing order"
         MIGRATIONS.append((version, name, fn))
         return fn
 
@@ -369,5 +371,25 @@ def m003_usage_metrics(c: sqlite3.Connection) -> None:
         CREATE TRIGGER usage_hourly_update_new AFTER UPDATE ON usage WHEN NEW.source = 'import' BEGIN
             {_ROLLUP_ADD_NEW}
         END;
+        """,
+    )
+
+
+@migration(6, "judge labels: people's grades of measured answers, for judge calibration")
+def m006_judge_labels(c: sqlite3.Connection) -> None:
+    run_script(
+        c,
+        """
+        CREATE TABLE judge_labels (
+            measurement_id TEXT NOT NULL REFERENCES measurements(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            side TEXT NOT NULL CHECK (side IN ('baseline', 'candidate')),
+            human_pass INTEGER NOT NULL CHECK (human_pass IN (0, 1)),
+            human_score REAL CHECK (human_score IS NULL OR (human_score >= 0 AND human_score <= 1)),
+            labeler TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (measurement_id, position, side)
+        );
         """,
     )

@@ -372,6 +372,8 @@ class RemoteControlPlane:
         sent; the server applies its own measurement rules (§8.3, §17.6), so local-mode knobs
         in ``params`` (concurrency, seed, margins) have no remote counterpart.
         """
+        if params.get("requireCalibratedJudge"):
+            raise _unsupported("routing measurement run --require-calibrated-judge")
         if params.get("resume"):
             raise _unsupported("routing measurement run --resume",
                                "the control plane measures inside one request and keeps no partial "

@@ -13,6 +13,11 @@ Kinds (the part after ``fake/``):
 * ``judge``         — reads the CANDIDATE OUTPUT fenced section of the judge prompt and replies
   ``{"score": 0.95}`` if it starts with ``GOOD``, ``{"score": 0.1}`` otherwise, and
   ``no candidate section`` (an unparsable grade) when the prompt has no such section.
+* ``mixed``         — a wrong answer (``"BAD: …"``) for a deterministic quarter of inputs
+  (``is_bad_answer``), a right one (``"GOOD: …"``) otherwise; independently of that, a long
+  answer (``LONG_TAIL`` appended) for a deterministic half of inputs (``is_long_answer``).
+* ``length-judge``  — a biased judge: ``{"score": 0.95}`` for any answer longer than
+  ``BIASED_JUDGE_WORDS`` words, whatever it says; the honest ``judge``'s grade otherwise.
 * ``rate-limit``    — HTTP 429 with ``Retry-After`` for selected inputs, then answers.
 * ``unavailable``   — HTTP 503 for selected inputs, then answers.
 
@@ -53,7 +58,7 @@ from collections import Counter
 from typing import Any
 
 PROVIDER = "fake"
-KINDS = ("answer", "flaky-quality", "judge", "rate-limit", "unavailable")
+KINDS = ("answer", "flaky-quality", "judge", "mixed", "length-judge", "rate-limit", "unavailable")
 JUDGE_GOOD_REPLY = '{"score": 0.95}'
 JUDGE_BAD_REPLY = '{"score": 0.1}'
 JUDGE_NO_SECTION_REPLY = "no candidate section"
@@ -94,6 +99,27 @@ def is_bad_quality(text: str) -> bool:
     return _digest("quality", text) % 3 == 0
 
 
+def is_bad_answer(text: str) -> bool:
+    """Whether ``mixed`` answers this user text wrongly (a deterministic quarter of inputs)."""
+    return _digest("mixed-quality", text) % 4 == 0
+
+
+def is_long_answer(text: str) -> bool:
+    """Whether ``mixed`` pads its answer to this user text (a deterministic half, independent of quality)."""
+    return _digest("mixed-length", text) % 2 == 0
+
+
+#: What a long ``mixed`` answer appends: many words that add nothing.
+LONG_TAIL = " To put it another way, and with a good deal more words than the question needed," * 4
+#: The biased judge passes every answer with more words than this.
+BIASED_JUDGE_WORDS = 40
+
+
+def mixed_answer(text: str) -> str:
+    answer = f"{'BAD' if is_bad_answer(text) else 'GOOD'}: {text}"
+    return answer + LONG_TAIL if is_long_answer(text) else answer
+
+
 def is_faulty(text: str, every: int = 5) -> bool:
     """Whether fault models fail this user text (1 in ``every`` inputs, independent of quality)."""
     return _digest("fault", text) % max(1, every) == 0
@@ -116,10 +142,21 @@ def judge_reply(prompt: str) -> str:
     return JUDGE_GOOD_REPLY if section.startswith("GOOD") else JUDGE_BAD_REPLY
 
 
+def biased_judge_reply(prompt: str) -> str:
+    section = candidate_section(prompt)
+    if section is not None and count_words(section) > BIASED_JUDGE_WORDS:
+        return JUDGE_GOOD_REPLY
+    return judge_reply(prompt)
+
+
 def answer_for(kind: str, text: str) -> str:
     """The reply text of a successful call of ``kind`` to the user text ``text``."""
     if kind == "judge":
         return judge_reply(text)
+    if kind == "length-judge":
+        return biased_judge_reply(text)
+    if kind == "mixed":
+        return mixed_answer(text)
     if kind == "flaky-quality" and is_bad_quality(text):
         return f"BAD: {text}"
     return f"GOOD: {text}"

@@ -69,6 +69,9 @@ STANDARD_PRICES: dict[str, tuple[float, float]] = {
     "cheap-candidate": (1.0, 3.0),
     "flaky-candidate": (0.5, 1.5),
     "judge": (2.0, 6.0),
+    "mixed-baseline": (10.0, 30.0),
+    "mixed-candidate": (1.0, 3.0),
+    "biased-judge": (2.0, 6.0),
     "rate-limited": (1.0, 3.0),
     "unavailable": (1.0, 3.0),
     "always-unavailable": (1.0, 3.0),
@@ -82,6 +85,8 @@ def standard_models() -> list[dict[str, Any]]:
     * ``strong-baseline`` / ``cheap-candidate``: both answer ``GOOD: …``; prices 10x apart.
     * ``flaky-candidate``: ``BAD: …`` for a deterministic third of inputs.
     * ``judge``: grades the CANDIDATE OUTPUT section (0.95 for GOOD…, 0.1 otherwise).
+    * ``mixed-baseline`` / ``mixed-candidate``: the same answers (a quarter wrong, half of them
+      padded with empty words), prices 10x apart; ``biased-judge`` passes any padded answer.
     * ``rate-limited``: 429 + ``Retry-After: 1`` on the first call of ~20 % of inputs.
     * ``unavailable``: 503 on the first call of ~20 % of inputs.
     * ``always-unavailable``: 503 on every call.
@@ -97,6 +102,9 @@ def standard_models() -> list[dict[str, Any]]:
         priced("cheap-candidate", "answer"),
         priced("flaky-candidate", "flaky-quality"),
         priced("judge", "judge"),
+        priced("mixed-baseline", "mixed"),
+        priced("mixed-candidate", "mixed"),
+        priced("biased-judge", "length-judge"),
         priced("rate-limited", "rate-limit", fault_every=5, fail_times=1, retry_after="1"),
         priced("unavailable", "unavailable", fault_every=5, fail_times=1),
         priced("always-unavailable", "unavailable", fault_every=1, fail_times=1_000_000),

@@ -1,4 +1,4 @@
-"""oc routing: eval cases, measurements, proposals, recommendations, metrics."""
+"""oc routing: eval cases, measurements, proposals, recommendations, metrics, the judge."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "recommendation": ("oc_cli.commands.routing.recommendation", "Ranked \"save up to N%\" suggestions."),
     "proposal": ("oc_cli.commands.routing.proposal", "Approve or reject a proposed model switch."),
     "metrics": ("oc_cli.commands.routing.metrics", "Requests, tokens, spend, latency, errors and pass rate."),
+    "judge": ("oc_cli.commands.routing.judge", "The judge checked against people: sample, label, calibration."),
 }
 
 

@@ -32,6 +32,10 @@ def run(
     resume: str = typer.Option(None, "--resume", metavar="ID", help="Resume an interrupted run: replay only missing or failed cases."),
     allow_same_family_judge: bool = typer.Option(False, "--allow-same-family-judge", help="Allow a judge of the baseline's or candidate's model family."),
     require_configured: bool = typer.Option(False, "--require-configured", help="Exit 6 (instead of 0) when the gateway or judge is not configured."),
+    require_calibrated_judge: bool = typer.Option(
+        False, "--require-calibrated-judge",
+        help="No proposal unless the skill's judge is calibrated against human labels"
+             " (also OC_REQUIRE_CALIBRATED_JUDGE or the context's judge.require-calibrated)."),
     fmt: str = OutputOpt(),
 ) -> None:
     """Run a measurement. Nothing about live routing changes; a convincing result becomes a proposal."""
@@ -48,6 +52,8 @@ def run(
                       currentModel=current_model)
     params.update(concurrency=concurrency, seed=seed, minCases=min_cases, qualityMargin=quality_margin,
                   resamples=resamples, timeout=timeout, allowSameFamilyJudge=allow_same_family_judge)
+    if require_calibrated_judge:
+        params["requireCalibratedJudge"] = True
     try:
         with output.ProgressBar(output.progress_enabled() and fmt != "json", "measuring") as progress:
             result = backend().run_measurement(params, progress=progress)
@@ -158,6 +164,7 @@ def render(m: dict) -> None:
     elif m.get("casesCompleted") or m.get("casesFailed"):
         # No estimate (every cost unknown, every case failed, or not finished): the spend still counts.
         lines.append(f"  cost       the measurement itself spent {_usd(m.get('overheadUsd'))}")
+    lines += calibration_lines(m)
     decision = m.get("decision") or {}
     if m.get("proposalId") and m.get("proposalStatus", "pending") == "pending":
         lines.append(f"  decision   proposal {m['proposalId']} is waiting for approval:"
@@ -205,3 +212,30 @@ def render_reported(m: dict) -> None:
                      " bound is above 0%")
     lines.append(f"  run at     {m['runAt']}")
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def calibration_lines(m: dict) -> list[str]:
+    """The judge's calibration and the human-corrected pass rates (docs/judge.md), when shown."""
+    cal = m.get("judgeCalibration")
+    if not cal:
+        return []
+    if not cal.get("labels"):
+        return [f"  judge      {cal.get('note')} — start one with: {cal.get('hint')}"]
+
+    def num(x) -> str:
+        return "n/a" if x is None else f"{x:.2f}"
+
+    lines = [f"  judge      {cal['verdict']} for this skill: {cal['labels']} human labels, kappa {num(cal.get('kappa'))},"
+             f" sensitivity {num(cal.get('sensitivity'))}, specificity {num(cal.get('specificity'))}"]
+    for reason in cal.get("reasons") or []:
+        lines.append(f"             {reason}")
+    rates = cal.get("correctedPassRates")
+    if rates:
+        b, c = rates["baseline"], rates["candidate"]
+        lines.append(f"  corrected  baseline passes {_rate(b['corrected'])} (CI {_rate(b['ci'][0])}–{_rate(b['ci'][1])}),"
+                     f" candidate {_rate(c['corrected'])} (CI {_rate(c['ci'][0])}–{_rate(c['ci'][1])})")
+        lines.append("             judge's errors removed (Rogan–Gladen); intervals bootstrap the cases and the labels")
+    elif cal.get("note"):
+        lines.append(f"  corrected  {cal['note']}")
+    return lines
+
