@@ -317,6 +317,9 @@ class Terminal:
     def close(self) -> int:
         try:
             code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout=30)
         finally:
             os.close(self.master)
         return code
@@ -330,8 +333,9 @@ def test_interactive_labelling_in_a_terminal_keeps_labels_when_quitting(world: W
     term = Terminal(oc, "routing", "judge", "label", mid, "--interactive")
     try:
         term.read_until("1 of 6")
-        assert "input" in term.screen and "expected" in term.screen and "answer" in term.screen
-        term.read_until("[q] quit")
+        screen = term.read_until("[q] quit")
+        assert "input" in screen and "expected" in screen and "The owning service's name." in screen
+        assert "GOOD: Question" in screen or "BAD: Question" in screen  # the answer being graded
         term.press("p")
         term.read_until("2 of 6")
         term.press("f")

@@ -7,6 +7,7 @@ fails with the standard "not supported by the control plane" error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -175,8 +176,6 @@ def _interactive(ref: str) -> None:
     terminal) keeps every label given. The judge's score is not shown: a person who sees it tends
     to agree with it, and the point is an independent grade.
     """
-    import click
-
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ValidationError("--interactive needs a terminal", "standard input and output must be a TTY",
                               hint="label a file instead: oc routing judge sample ID > f.jsonl; oc routing judge label f.jsonl")
@@ -189,8 +188,16 @@ def _interactive(ref: str) -> None:
     if not queue:
         output.message(f"every answer of measurement {ref} is labelled")
         return
+    import termios
+    import tty
+
     given = skipped = 0
     total = len(queue)
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    # One key at a time, not echoed, for the whole session: switching per key would discard keys
+    # typed ahead (TCSAFLUSH). Ctrl-C still interrupts.
+    tty.setcbreak(fd, termios.TCSANOW)
     try:
         for i, a in enumerate(queue, start=1):
             console.rule(Text(f"{i} of {total} · measurement {ref} · case {a['case']} · {a['side']} answer"))
@@ -201,7 +208,9 @@ def _interactive(ref: str) -> None:
             console.print(Text("[p] pass   [f] fail   [s] skip   [q] quit"))
             key = ""
             while key not in ("p", "f", "s", "q"):
-                key = click.getchar().lower()
+                key = os.read(fd, 1).decode("utf-8", "ignore").lower()
+                if not key:  # end of input: the terminal went away
+                    raise EOFError
             if key == "q":
                 break
             if key == "s":
@@ -213,5 +222,7 @@ def _interactive(ref: str) -> None:
             console.print(Text(f"saved: {'pass' if KEYS[key] else 'fail'}"))
     except (KeyboardInterrupt, EOFError):
         pass
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
     left = total - given
     output.success(f"{given} label(s) saved, {skipped} skipped, {left} answer(s) of {ref} still unlabelled")
