@@ -325,6 +325,12 @@ UNSUPPORTED = {
     "usage list": ("usage", "list"),
     "model prices": ("model", "add", "--name", "m", "--upstream", "openai/gpt-4o", "--input-cost-per-mtok", "1"),
     "measurement resume": ("routing", "measurement", "run", "--resume", "cabc"),
+    "measurement require calibrated judge": ("routing", "measurement", "run", "--skill", "s", "--candidate-model",
+                                             "m", "--require-calibrated-judge"),
+    "judge sample": ("routing", "judge", "sample", "cabc"),
+    "judge label": ("routing", "judge", "label", "{spend}"),
+    "judge label interactive": ("routing", "judge", "label", "cabc", "--interactive"),
+    "judge calibration": ("routing", "judge", "calibration"),
 }
 
 

@@ -176,13 +176,13 @@ def _interactive(ref: str) -> None:
     terminal) keeps every label given. The judge's score is not shown: a person who sees it tends
     to agree with it, and the point is an independent grade.
     """
+    backend = _backend("label")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ValidationError("--interactive needs a terminal", "standard input and output must be a TTY",
                               hint="label a file instead: oc routing judge sample ID > f.jsonl; oc routing judge label f.jsonl")
     from rich.panel import Panel
     from rich.text import Text
 
-    backend = _backend("label")
     queue = backend.judge_label_queue(ref)
     console = output._rich_console()
     if not queue:
