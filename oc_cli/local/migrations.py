@@ -20,9 +20,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = []
 
 def migration(version: int, name: str):
     def register(fn: Callable[[sqlite3.Connection], None]):
-        # Numbers are handed out per feature before the features land, so a number may be
-        # reserved for a migration that arrives later; they must still come in increasing order.
-        assert not MIGRATIONS or MIGRATIONS[-1][0] < version, "migrations must be numbered in increasing order"
+        assert not MIGRATIONS or MIGRATIONS[-1][0] == version - 1, "migrations must be numbered consecutively"
         MIGRATIONS.append((version, name, fn))
         return fn
 
@@ -373,6 +371,16 @@ def m003_usage_metrics(c: sqlite3.Connection) -> None:
         END;
         """,
     )
+
+
+@migration(4, "reserved")
+def m004_reserved(c: sqlite3.Connection) -> None:
+    """Number 4 is taken by a change on another branch; this stand-in goes when that one lands."""
+
+
+@migration(5, "reserved")
+def m005_reserved(c: sqlite3.Connection) -> None:
+    """Number 5 is taken by a change on another branch; this stand-in goes when that one lands."""
 
 
 @migration(6, "judge labels: people's grades of measured answers, for judge calibration")
