@@ -62,9 +62,9 @@ def sample(
                 raise ValidationError(f"--file {file}: cannot write the labelling file", str(exc)) from None
         else:
             sys.stdout.write(text)
-    target = file or "the file"
     output.message(f"{len(rows)} of {result['answers']} answers sampled from measurement {ref} (seed {result['seed']});"
-                   f" fill in humanPass (true/false) and import {target} with: oc routing judge label FILE")
+                   f" fill in humanPass (true or false), then import the file with:"
+                   f" oc routing judge label {file or 'FILE'}")
 
 
 @app.command("label")
@@ -140,8 +140,10 @@ def render(r: dict) -> str:
     if order:
         rate = "n/a" if order["flipRate"] is None else f"{order['flipRate'] * 100:.0f}%"
         errors = f", {order['errors']} without a grade" if order.get("errors") else ""
+        ci = order["flipRateCi"]
+        interval = f", 95% CI {ci[0] * 100:.0f}% to {ci[1] * 100:.0f}%" if ci else ""
         lines.append(f"  order        {order['flips']} of {order['checked']} verdicts flipped with the sections"
-                     f" swapped ({rate}{_ci(order['flipRateCi'])}){errors}")
+                     f" swapped ({rate}{interval}){errors}")
     else:
         lines.append("  order        not checked (use --swap-check N)")
     for reason in r["reasons"]:
