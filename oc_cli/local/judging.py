@@ -11,7 +11,6 @@ judge that is not ``calibrated`` block a proposal.
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
 from typing import Any, Iterable
 
@@ -39,6 +38,12 @@ _LABELS_SQL = """
     JOIN measurements m ON m.id = l.measurement_id
     JOIN measurement_cases mc ON mc.measurement_id = l.measurement_id AND mc.position = l.position
 """
+
+
+def _random():
+    import random  # imported where used: every `oc` call pays for module imports
+
+    return random
 
 
 def _label(row: sqlite3.Row):
@@ -126,7 +131,7 @@ class JudgeMixin(MeasurementMixin):
             verdicts.setdefault(a["case"], set()).add(a["judgePass"])
         first = [a for a in answers if len(verdicts[a["case"]]) == 2]
         rest = [a for a in answers if len(verdicts[a["case"]]) < 2]
-        rng = random.Random(seed)
+        rng = _random().Random(seed)
         rng.shuffle(rest)
         room = max(0, size - len(first))
         drawn, left = rest[:room], rest[room:]
@@ -142,7 +147,7 @@ class JudgeMixin(MeasurementMixin):
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1_000_000:
             raise ValidationError(f"--size must be between 1 and 1000000, got {size!r}")
         if seed is None:
-            seed = random.SystemRandom().randrange(2**31)
+            seed = _random().SystemRandom().randrange(2**31)
         elif not 0 <= seed < 2**63:
             raise ValidationError(f"--seed must be between 0 and 2**63-1, got {seed!r}")
         with self.store.read() as c:
@@ -172,7 +177,9 @@ class JudgeMixin(MeasurementMixin):
             with open(path, encoding="utf-8") as fh:
                 lines = fh.read().splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValidationError(f"cannot read label file {path}", str(exc), code="LABEL_FILE_UNREADABLE") from None
+            raise ValidationError(f"cannot read label file {path}", str(exc), code="LABEL_FILE_UNREADABLE",
+                                  hint="to grade a measurement's answers in the terminal:"
+                                       " oc routing judge label MEASUREMENT --interactive") from None
         items: list[tuple[int, Json]] = []
         for number, text in enumerate(lines, start=1):
             if not text.strip():
@@ -338,7 +345,7 @@ class JudgeMixin(MeasurementMixin):
             raise UnconfiguredError("--swap-check needs the gateway", f"missing: {', '.join(missing)}",
                                     hint="set LITELLM_ENDPOINT and LITELLM_MASTER_KEY (or the context's gateway)")
         chosen = list(members)
-        random.Random(0 if seed is None else seed).shuffle(chosen)
+        _random().Random(0 if seed is None else seed).shuffle(chosen)
         chosen = chosen[:count]
         outcomes = asyncio.run(_rejudge_swapped(seams, judge_model, chosen))
         flips = sum(1 for flipped in outcomes if flipped is True)

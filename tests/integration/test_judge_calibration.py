@@ -7,17 +7,13 @@ knows the truth (``is_bad_answer``) stands in for people:
 
 ``judge sample`` → the script fills ``humanPass`` → ``judge label`` → ``judge calibration``, then
 corrected pass rates in ``measurement show`` and the ``--require-calibrated-judge`` gate.
+Interactive labelling in a terminal is in tests/cli/test_judge_cli.py (it needs no proxy).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pty
-import select
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +22,7 @@ import pytest
 
 from tests.integration.fake_upstreams import is_bad_answer, is_long_answer
 from tests.integration.litellm_proxy import Proxy
-from tests.support.oc_process import OC, Oc
+from tests.support.oc_process import Oc
 
 pytestmark = pytest.mark.integration
 
@@ -277,84 +273,3 @@ def test_re_importing_a_label_overwrites_it(world: World, tmp_path: Path) -> Non
                                                                       [{**row, "humanPass": value}])))
         assert result == {**result, "imported": 1, "created": created, "updated": 1}
     assert calibration_of(oc, "judge")["labels"] == 2 * CASES
-
-
-# ----- 5. --interactive in a real terminal; quitting half-way keeps the labels given --------------------
-
-class Terminal:
-    """``oc`` on a pseudo-terminal: read what it draws, press keys."""
-
-    def __init__(self, oc: Oc, *args: str) -> None:
-        self.master, slave = pty.openpty()
-        env = {**oc.env, "COLUMNS": "100", "LINES": "40", "TERM": "xterm"}
-        env.pop("CI", None)
-        self.proc = subprocess.Popen([OC, *args], stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     close_fds=True, start_new_session=True)
-        os.close(slave)
-        self.screen = ""
-
-    def read_until(self, marker: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while marker not in self.screen:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{marker!r} never appeared; screen so far:\n{self.screen[-2000:]}")
-            ready, _, _ = select.select([self.master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 65536)
-                except OSError:  # the other side closed
-                    chunk = b""
-                if not chunk:
-                    if self.proc.poll() is not None:
-                        raise AssertionError(f"oc exited before {marker!r}:\n{self.screen[-2000:]}")
-                    continue
-                self.screen += chunk.decode("utf-8", "replace")
-        return self.screen
-
-    def press(self, key: str) -> None:
-        os.write(self.master, key.encode())
-
-    def close(self) -> int:
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(timeout=30)
-        finally:
-            os.close(self.master)
-        return code
-
-
-def test_interactive_labelling_in_a_terminal_keeps_labels_when_quitting(world: World) -> None:
-    oc = world.honest
-    skill = "interactive"
-    import_cases(oc, skill, 3)
-    mid = measure(oc, skill=skill)["measurement"]["id"]
-    term = Terminal(oc, "routing", "judge", "label", mid, "--interactive")
-    try:
-        term.read_until("1 of 6")
-        screen = term.read_until("[q] quit")
-        assert "input" in screen and "expected" in screen and "The owning service's name." in screen
-        assert "GOOD: Question" in screen or "BAD: Question" in screen  # the answer being graded
-        term.press("p")
-        term.read_until("2 of 6")
-        term.press("f")
-        term.read_until("3 of 6")
-        term.press("s")
-        term.read_until("4 of 6")
-        term.press("q")
-        term.read_until("still unlabelled")
-    finally:
-        code = term.close()
-    assert code == 0
-    assert "2 label(s) saved, 1 skipped, 4 answer(s)" in term.screen
-    cal = oc.json("routing", "judge", "calibration", "--skill", skill, "--judge", "judge")
-    assert cal[0]["labels"] == 2
-    # the next session starts where this one stopped: the four answers not labelled
-    term = Terminal(oc, "routing", "judge", "label", mid, "--interactive")
-    try:
-        term.read_until("1 of 4")
-        term.press("q")
-        term.read_until("still unlabelled")
-    finally:
-        assert term.close() == 0

@@ -225,6 +225,6 @@ def _interactive(ref: str) -> None:
     except (KeyboardInterrupt, EOFError):
         pass
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
     left = total - given
     output.success(f"{given} label(s) saved, {skipped} skipped, {left} answer(s) of {ref} still unlabelled")
