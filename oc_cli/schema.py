@@ -205,7 +205,7 @@ MEASUREMENT = Obj("measurement", [
             F("passRateDiffCiHigh", "number", null=True), F("mcnemarP", "number", null=True),
             F("discordant", "object"), F("baselineCostUsd", "number", null=True),
             F("candidateCostUsd", "number", null=True), F("bootstrap", "object"),
-            F("decision", "decision", null=True)),
+            F("decision", "decision", null=True), F("judgeCalibration", "judge-correction")),
     F("proposalId", null=True, origin=JOINED), F("proposalStatus", null=True, origin=JOINED),
     F("skill", origin=TABLE),
 ], open=True, table=("id", "skill", "currentModel", "candidateModel", "status", "sampledCalls",
@@ -287,10 +287,45 @@ GATEWAY_DIFF = Obj("gateway-diff", [
     F("fallbacks", "gateway-diff-fallbacks"), F("settings", "strings"),
 ], doc="`oc gateway diff`: what an export would change in a deployed proxy config (local mode only)")
 
+JUDGE_ANSWER = Obj("judge-answer", [
+    F("measurementId"), F("case", "int"), F("side"), F("skill"), F("model"), F("judgeModel"), F("input", "json"),
+    F("expected", "json", null=True), F("answer"), F("judgeScore", "number"), F("judgePass", "bool"),
+    F("qualityBar", "number"), F("humanPass", "bool", null=True), F("humanScore", "number", null=True),
+    F("labeler", null=True),
+], table=("case", "side", "model", "judgeScore", "judgePass", "answer"),
+    doc="One line of a labelling file (`judge sample`); people fill in humanPass (local mode only)")
+
+JUDGE_SAMPLE = Obj("judge-sample", [
+    F("seed", "int"), F("measurementId"), F("answers", "int"), F("rows", "judge-answer[]"),
+], doc="`judge sample -o json`: the draw's seed, how many answers there were, the rows")
+
+LABELS_IMPORTED = Obj("labels-imported", [
+    F("imported", "int"), F("created", "int"), F("updated", "int"), F("skippedUnlabelled", "int"),
+    F("measurements", "strings"), F("file"),
+], doc="`judge label FILE`: how many labels were new or overwritten, how many lines were left unlabelled")
+
+JUDGE_CALIBRATION = Obj("judge-calibration", [
+    F("judgeModel"), F("skill"), *_SKILL, F("labels", "int"), F("agreement", "number", null=True),
+    F("kappa", "number", null=True), F("kappaCi", "numbers", null=True), F("sensitivity", "number", null=True),
+    F("sensitivityCi", "numbers", null=True), F("specificity", "number", null=True),
+    F("specificityCi", "numbers", null=True), F("confusion", "object"), F("judgePassRate", "number", null=True),
+    F("humanPassRate", "number", null=True), F("bias", "number", null=True), F("verbosity", "object"),
+    F("verdict"), F("reasons", "strings"), F("thresholds", "object"), F("orderSensitivity", "object", null=True),
+], open=True, doc="`judge calibration`: one judge model on one skill against people's labels (docs/judge.md)")
+
+JUDGE_CORRECTION = Obj("judge-correction", [
+    F("judgeModel"), F("skill"), F("labels", "int"), F("verdict"),
+    *_local(F("note"), F("hint"), F("reasons", "strings"), F("kappa", "number", null=True),
+            F("sensitivity", "number", null=True), F("sensitivityCi", "numbers", null=True),
+            F("specificity", "number", null=True), F("specificityCi", "numbers", null=True),
+            F("bias", "number", null=True), F("correctedPassRates", "object", null=True), F("method", "object")),
+], open=True, doc="A measurement's judge calibration and human-corrected pass rates (`measurement show`)")
+
 OBJECTS: dict[str, Obj] = {o.name: o for o in (
     CREDENTIAL, MODEL, TENANT, TENANT_MODELS, POSTURE, DEFAULT, EVAL_CASE, DECISION, MEASUREMENT, PROPOSAL,
     RECOMMENDATION, USAGE_ROW, AUDIT_ENTRY, PAGINATION, AUDIT_PAGE, DELETED, DECIDED, RUN_ANSWER, IMPORTED,
-    RESOLUTION, GATEWAY_DIFF_MODELS, GATEWAY_DIFF_SKILLS, GATEWAY_DIFF_FALLBACKS, GATEWAY_DIFF)}
+    RESOLUTION, GATEWAY_DIFF_MODELS, GATEWAY_DIFF_SKILLS, GATEWAY_DIFF_FALLBACKS, GATEWAY_DIFF,
+    JUDGE_ANSWER, JUDGE_SAMPLE, LABELS_IMPORTED, JUDGE_CALIBRATION, JUDGE_CORRECTION)}
 
 
 # -- derived fields: computed here and nowhere else -------------------------------------------------

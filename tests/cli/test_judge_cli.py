@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from oc_cli import schema
 from tests.support.fake_gateway import FakeGateway, Reply
 from tests.support.oc_process import OC, Oc
 
@@ -77,6 +78,23 @@ def test_sample_label_and_calibrate_a_small_slice(oc: Oc, tmp_path: Path) -> Non
     audit = oc.json("audit", "list")
     entries = audit["data"] if isinstance(audit, dict) else audit
     assert any(e["action"] == "JudgeLabelsImported" for e in entries)
+
+
+def test_json_answers_match_their_declarations(oc: Oc, tmp_path: Path) -> None:
+    sample = oc.json("routing", "judge", "sample", oc.mid, "-o", "json")
+    schema.check(schema.JUDGE_SAMPLE, sample, closed=True)
+    uncalibrated = oc.json("routing", "measurement", "show", oc.mid)
+    schema.check(schema.MEASUREMENT, uncalibrated, closed=True)
+    schema.check(schema.JUDGE_CORRECTION, uncalibrated["judgeCalibration"], closed=True)
+    rows = [{**r, "humanPass": i % 2 == 0} for i, r in enumerate(sample["rows"])]
+    path = tmp_path / "grades.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    schema.check(schema.LABELS_IMPORTED, oc.json("routing", "judge", "label", str(path)), closed=True)
+    schema.check(schema.JUDGE_CALIBRATION, oc.json("routing", "judge", "calibration"), many=True, closed=True)
+    schema.check(schema.JUDGE_CORRECTION, oc.json("routing", "measurement", "show", oc.mid)["judgeCalibration"],
+                 closed=True)
+    table = oc.run("routing", "judge", "sample", oc.mid, "-o", "table").stdout.splitlines()
+    assert table[0].split() == ["CASE", "SIDE", "MODEL", "JUDGE_SCORE", "JUDGE_PASS", "ANSWER"]
 
 
 def test_calibration_for_a_judge_without_labels_says_too_few(oc: Oc) -> None:

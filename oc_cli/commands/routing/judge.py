@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from oc_cli import output, runtime
+from oc_cli import output, runtime, schema
 from oc_cli.commands._common import OutputOpt, flush_notes
 from oc_cli.commands.routing import _skill
 from oc_cli.errors import ValidationError
@@ -22,7 +22,6 @@ app = typer.Typer(help="The judge checked against people: sample answers, label 
                   no_args_is_help=True)
 
 SAMPLE_FORMATS = ("jsonl", "json", "table")
-SAMPLE_COLUMNS = ["case", "side", "model", "judgeScore", "judgePass", "answer"]
 
 
 def _backend(verb: str):
@@ -49,7 +48,7 @@ def sample(
     flush_notes()
     rows = result["rows"]
     if fmt == "table" and not file:
-        output.emit(rows, "table", columns=SAMPLE_COLUMNS)
+        output.emit(rows, "table", columns=schema.JUDGE_ANSWER.columns("local"))
     elif fmt == "json" and not file:
         output.emit(result, "json")
     else:
