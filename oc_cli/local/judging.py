@@ -347,9 +347,21 @@ class JudgeMixin(MeasurementMixin):
         chosen = list(members)
         _random().Random(0 if seed is None else seed).shuffle(chosen)
         chosen = chosen[:count]
+        started = now_iso()
         outcomes = asyncio.run(_rejudge_swapped(seams, judge_model, chosen))
-        flips = sum(1 for flipped in outcomes if flipped is True)
-        errors = sum(1 for flipped in outcomes if flipped is None)
+        ended, token = now_iso(), _random().getrandbits(48)
+        with self.store.write() as c:  # every gateway call oc makes is recorded (SPEC §6)
+            c.executemany(
+                "INSERT OR IGNORE INTO usage (request_id, source, kind, model, model_group, skill, tenant,"
+                " prompt_tokens, completion_tokens, spend_usd, latency_ms, status, start_time, end_time,"
+                " measurement_id, passed) VALUES (?,'oc','judge',?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                [(f"oc:swap-check:{token:012x}:{i}", reply.model, reply.model,
+                  str(SkillKey(r["skill_name"], r["skill_scope"], r["skill_team"])), r["skill_team"] or None,
+                  reply.prompt_tokens, reply.completion_tokens, reply.cost_usd, reply.latency_ms,
+                  "success" if reply.ok else "failure", started, ended, r["measurement_id"])
+                 for i, (r, (_, reply)) in enumerate(zip(chosen, outcomes))])
+        flips = sum(1 for flipped, _ in outcomes if flipped is True)
+        errors = sum(1 for flipped, _ in outcomes if flipped is None)
         return {**cal.flip_rate(flips, len(outcomes) - errors), "errors": errors}
 
     # ===== measurements, corrected ================================================================
@@ -391,20 +403,21 @@ class JudgeMixin(MeasurementMixin):
         return out
 
 
-async def _rejudge_swapped(seams: Json, judge_model: str, members: Iterable[sqlite3.Row]) -> list[bool | None]:
-    """For each labelled answer: did the verdict flip with the sections swapped (None: no grade)."""
+async def _rejudge_swapped(seams: Json, judge_model: str, members: Iterable[sqlite3.Row]) -> list[tuple[bool | None, Any]]:
+    """For each labelled answer: did the verdict flip with the sections swapped (None: no grade),
+    and the gateway's reply."""
     from oc_cli.domain import judge
     from oc_cli.gateway.client import GatewayClient, gather_bounded
 
     async with GatewayClient(seams["url"], seams["key"]) as gw:
-        async def one(r: sqlite3.Row) -> bool | None:
+        async def one(r: sqlite3.Row) -> tuple[bool | None, Any]:
             expected = json.loads(r["expected"]) if r["expected"] is not None else None
             messages = judge.build_judge_messages(json.loads(r["input"]), r["answer"], expected, swapped=True)
             reply = await gw.chat(judge_model, messages)
             score = judge.parse_score(reply.output) if reply.ok else None
             if score is None:
-                return None
-            return (score >= r["quality_bar"]) != (r["score"] >= r["quality_bar"])
+                return None, reply
+            return (score >= r["quality_bar"]) != (r["score"] >= r["quality_bar"]), reply
 
         return await gather_bounded([lambda r=r: one(r) for r in members], 8)
 

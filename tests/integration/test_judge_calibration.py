@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +151,10 @@ def test_swap_check_re_judges_with_the_sections_swapped(world: World, litellm_pr
     order = cal["orderSensitivity"]
     assert order["checked"] == 6 and order["flips"] == 0 and order["errors"] == 0
     assert litellm_proxy.calls("judge") == before + 6
+    with closing(sqlite3.connect(world.honest.db)) as db:  # recorded like every gateway call oc makes
+        recorded = db.execute("SELECT count(*), count(spend_usd) FROM usage WHERE request_id LIKE 'oc:swap-check:%'"
+                              " AND kind = 'judge' AND model = 'judge' AND status = 'success'").fetchone()
+    assert recorded == (6, 6)
 
 
 # ----- 2. corrected pass rates contain the truth the raw ones miss ---------------------------------------
