@@ -14,11 +14,16 @@ Two savings figures are reported because they answer different questions:
 * ``pinned_savings_pct`` is what approving the proposal actually does: it pins the skill, and every
   call goes to the candidate, pass or fail. The proposal rule (:func:`decide`) uses this figure.
 
-Uncertainty comes from a seeded, paired bootstrap (:func:`paired_bootstrap`): cases are resampled
-with replacement and every statistic is computed on the same resampled cases, so the correlation
-between the two models' costs and grades on one case is preserved. The savings intervals are
-studentized by default, because percentile and BCa intervals of a cost ratio are too narrow at
-the tens of cases an eval set has (docs/statistics.md has the simulations).
+The proposal rule rests on two tests whose error rates hold at the tens of cases an eval set has
+(docs/statistics.md has the derivations and the simulated operating characteristics):
+
+* quality: Tango's score interval for the difference of paired pass rates
+  (:func:`tango_interval`). It stays valid when the two models never disagree, where a bootstrap
+  interval collapses to a point.
+* savings: a paired sign-flip randomization test on the per-case cost differences, inverted into
+  an interval for the cost ratio (:func:`sign_flip_ratio`). Its validity rests on neither the
+  shape of the costs nor their having spread, so heavy tails and many identical prices break
+  neither the interval nor the decision, and the decision is exactly "the interval lies above 0".
 
 This is the module that needs numpy; import it lazily, where a measurement is summarised, so
 commands that do not measure never pay for numpy's import.
@@ -27,31 +32,22 @@ commands that do not measure never pay for numpy's import.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-
-Method = Literal["studentized", "bca", "percentile"]
 
 #: z for a two-sided 95% interval, the default confidence of every interval reported.
 Z_95 = 1.959964
 
-#: Upper bound on the number of index cells (resamples x cases) generated at once. 2**16 int64
-#: cells keep a chunk's indices and counts near 512 KiB each: memory stays bounded whatever the
-#: number of cases or resamples, and a chunk stays in cache, which is also what makes it fast.
-_CHUNK_CELLS = 1 << 16
+#: Power the sample-size advice (``casesNeeded``) plans for.
+POWER = 0.8
 
-#: Relative spread below which a bootstrap distribution counts as a single point. Resampled sums
-#: are accumulated in a different order than the point estimate, so "all resamples equal" has to
-#: tolerate rounding in the last bits.
-_DEGENERATE_RTOL = 1e-12
-
-#: Half-width on the log scale beyond which a savings interval is treated as unbounded: e**50
-#: is a factor no cost ratio can meaningfully be uncertain by, and e**710 overflows a float.
-_MAX_LOG_SPREAD = 50.0
+#: Upper bound on the random bytes (draws x groups of 8 cases) drawn at once, so memory stays
+#: bounded (4 MiB) whatever the number of cases or draws.
+_CHUNK_CELLS = 1 << 22
 
 _NORMAL = NormalDist()
 
@@ -154,388 +150,252 @@ def mcnemar_exact_p(b: int, c: int) -> float:
     return min(1.0, 2 * tail / (1 << m))
 
 
+# --- Quality: Tango's score interval --------------------------------------------------------------
+
+
+def _tango_score(gained: float, lost: float, n: float, delta: float) -> float:
+    """Tango's score statistic for H0: (candidate − baseline) pass rate = ``delta``.
+
+    ``gained`` counts cases only the candidate passed, ``lost`` cases only the baseline passed.
+    The variance is taken at the restricted maximum-likelihood estimate of the probability of a
+    lost case under H0 (the positive root of ``2n·x² + B·x + C = 0``), which is what keeps the
+    statistic finite and informative when no case was gained or lost. Decreasing in ``delta``.
+    """
+    b = -gained - lost + (2.0 * n - gained + lost) * delta
+    c = -lost * delta * (1.0 - delta)
+    a = 2.0 * n
+    x = (-b + math.sqrt(max(b * b - 4.0 * a * c, 0.0))) / (2.0 * a)
+    variance = n * (2.0 * x + delta * (1.0 - delta))
+    numerator = gained - lost - n * delta
+    if variance <= 1e-15 * n:
+        return 0.0 if abs(numerator) <= 1e-12 else math.copysign(math.inf, numerator)
+    return numerator / math.sqrt(variance)
+
+
+def _tango_root(gained: float, lost: float, n: float, target: float, lo: float, hi: float) -> float:
+    """The ``delta`` in [lo, hi] where the score statistic crosses ``target`` (by bisection)."""
+    for _ in range(100):
+        mid = (lo + hi) / 2.0
+        if _tango_score(gained, lost, n, mid) > target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2.0
+
+
+def tango_interval(gained: int, lost: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Tango's (1998) score interval for the difference of paired pass rates, candidate − baseline.
+
+    The interval is every ``delta`` the score test does not reject: ``|score(delta)| <= z``. With
+    no disagreement at all it is ``±z²/(n + z²)``, not the point 0, so "never worse on these
+    cases" does not pass for "not worse" until there are enough cases. ``gained``: cases only
+    the candidate passed; ``lost``: cases only the baseline passed.
+    """
+    if n < 1 or gained < 0 or lost < 0 or gained + lost > n:
+        raise ValueError(f"need 0 <= gained + lost <= n and n >= 1, got gained={gained}, lost={lost}, n={n}")
+    estimate = (gained - lost) / n
+    low = -1.0 if lost == n else _tango_root(gained, lost, n, z, -1.0, estimate)
+    high = 1.0 if gained == n else _tango_root(gained, lost, n, -z, estimate, 1.0)
+    return (max(-1.0, min(low, estimate)), min(1.0, max(high, estimate)))
+
+
+# --- Savings: the sign-flip randomization test and its inversion ----------------------------------
+
+
 @dataclass(frozen=True)
-class Interval:
-    """A point estimate, its interval, and how the interval was obtained.
+class RatioTest:
+    """A sign-flip test of "the candidate costs less", inverted into an interval for the cost ratio.
 
-    ``method`` is what actually produced the bounds: ``studentized``, ``bca`` or ``percentile``
-    (``none`` when there were no cases). ``fallback`` is None when the requested method was used, or
-    when every resample gave the same value so that any method yields the point itself; otherwise it
-    says why the requested method was undefined for this data. Such an interval is shown, but the
-    proposal rule does not rely on a savings interval with a fallback.
+    ``low``/``high`` bound ``Σspent / Σbaseline``; None when the data cannot bound it (too few
+    cases for any subset to be rare enough, or no baseline spend). ``p`` is the one-sided p-value
+    of "spent is not below baseline" (ratio >= 1). ``draws`` is how many random sign patterns were
+    used, or the number of all of them when ``exact``.
     """
 
-    estimate: float
-    low: float
-    high: float
-    method: str
-    fallback: str | None = None
+    estimate: float | None
+    low: float | None
+    high: float | None
+    p: float
+    draws: int
+    exact: bool
 
 
-@dataclass(frozen=True)
-class BootstrapResult:
-    """Intervals of the three paired statistics, with the settings that reproduce them."""
+def _subset_sums(columns: np.ndarray, draws: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """Sums of each column over subsets of the cases: every non-empty subset, or ``draws`` random ones.
 
-    projected_savings: Interval
-    pinned_savings: Interval
-    pass_rate_diff: Interval
-    resamples: int
-    seed: int
-    method: Method  # as requested; each Interval records what was actually used
-    alpha: float
-
-
-@dataclass(frozen=True)
-class _Ratio:
-    """Where a savings ratio ``R = Σspent / Σbaseline`` finds its columns in the design matrix.
-
-    ``z`` holds the residuals ``spent - R·baseline`` at the sample's ``R``; ``z2`` and ``zb`` their
-    squares and their products with the baseline cost. Resampled sums of these give each
-    resample's standard error without a second pass over the cases.
+    A sign flip negates the cases in a subset; each case is in a random subset with probability
+    1/2. When there are at most ``draws`` non-empty subsets they are all enumerated, so the test is
+    exact. Otherwise random subsets come as random bytes, one per 8 cases, and each byte picks a
+    precomputed sum of its 8 cases from a 256-entry table: ``n/8`` lookups per subset instead of
+    ``n`` multiplications.
     """
+    n, k = columns.shape
+    if n < 63 and (1 << n) - 1 <= draws:
+        masks = np.arange(1, 1 << n, dtype=np.int64)
+        bits = ((masks[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(np.float64)
+        return bits @ columns, True
+    groups = -(-n // 8)
+    padded = np.zeros((groups * 8, k), dtype=np.float64)
+    padded[:n] = columns
+    byte_bits = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.float64)  # 256 x 8
+    tables = np.ascontiguousarray(np.einsum("vb,gbk->kgv", byte_bits, padded.reshape(groups, 8, k)))
+    chunk = max(1, _CHUNK_CELLS // groups)
+    sums = np.zeros((k, draws), dtype=np.float64)
+    for start in range(0, draws, chunk):
+        rows = min(chunk, draws - start)
+        picks = rng.integers(0, 256, size=(groups, rows), dtype=np.uint8)
+        for j in range(k):
+            total = sums[j, start : start + rows]
+            for g in range(groups):
+                total += tables[j, g].take(picks[g])
+    return sums.T, False
+    return sums, False
 
-    spent: int
-    z: int
-    z2: int
-    zb: int
+
+def _kth(values: np.ndarray, k: int) -> float:
+    """The k-th smallest value (1-based) of ``values``."""
+    return float(np.partition(values, k - 1)[k - 1])
 
 
-_BASE, _CAND, _EFF, _DIFF, _BASE2 = range(5)
-_PROJECTED = _Ratio(spent=_EFF, z=5, z2=6, zb=7)
-_PINNED = _Ratio(spent=_CAND, z=8, z2=9, zb=10)
+def _invert(spent_sums: np.ndarray, base_sums: np.ndarray, alpha: float) -> tuple[float | None, float | None, float]:
+    """Ratio bounds and the p-value at ratio 1 from the subset sums of the spent and baseline costs.
 
-
-def _design(samples: Sequence[Sample]) -> np.ndarray:
-    """The ``n x 11`` matrix of per-case quantities every resampled statistic is a sum of.
-
-    Baseline, candidate and effective (reference) cost; the pass difference
-    ``candidate_passed - baseline_passed`` in {-1, 0, 1}; the squared baseline cost; and for each
-    savings ratio the residual columns described in :class:`_Ratio`.
+    Under H0 "the ratio is r", ``e_i = r·baseline_i − spent_i`` is symmetric about 0, so flipping
+    the signs of a random subset F is as likely as the data. The one-sided p-value of
+    "the ratio is below r" counts subsets with ``Σ_F e_i <= 0``, i.e. ``r <= R_F = Σ_F spent / Σ_F
+    baseline``: every subset contributes one threshold, and the interval's ends are order
+    statistics of the subset ratios. The decision "ratio < 1" is exactly "the upper end < 1".
     """
-    base = np.array([s.baseline_cost for s in samples], dtype=np.float64)
-    cand = np.array([s.candidate_cost for s in samples], dtype=np.float64)
-    eff = np.array([s.effective_cost for s in samples], dtype=np.float64)
-    diff = np.array([float(s.candidate_passed) - float(s.baseline_passed) for s in samples], dtype=np.float64)
-    total = float(base.sum())
-    columns = [base, cand, eff, diff, base**2]
-    for spent in (eff, cand):  # in the order of _PROJECTED, _PINNED
-        z = spent - (float(spent.sum()) / total) * base if total > 0 else np.zeros_like(base)
-        columns += [z, z**2, z * base]
-    return np.column_stack(columns)
-
-
-def _resampled_sums(design: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """Column sums of every bootstrap resample (``resamples x columns``), built in bounded chunks.
-
-    Each resample draws ``n`` case indices with replacement and the same indices feed every column,
-    which is what makes the bootstrap paired. A chunk's indices become per-case counts with one
-    ``bincount``, and each column's sums one matrix-vector product, far faster than gathering values
-    index by index. (One matrix-matrix product per chunk would be as fast on an idle machine, but
-    a multithreaded BLAS makes it ten times slower when the cores are busy.)
-    """
-    n = design.shape[0]
-    chunk = max(1, min(resamples, _CHUNK_CELLS // n))
-    row_offsets = (np.arange(chunk, dtype=np.int64) * n)[:, None]
-    columns = np.ascontiguousarray(design.T)
-    sums = np.empty((resamples, design.shape[1]), dtype=np.float64)
-    for start in range(0, resamples, chunk):
-        rows = min(chunk, resamples - start)
-        idx = rng.integers(0, n, size=(rows, n), dtype=np.int64)
-        counts = np.bincount((idx + row_offsets[:rows]).ravel(), minlength=rows * n).reshape(rows, n)
-        weights = counts.astype(np.float64)
-        for j, column in enumerate(columns):
-            sums[start : start + rows, j] = weights @ column
-    return sums
-
-
-def _savings_of_sums(spent: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`_savings`, with the same 0 for a non-positive baseline spend."""
-    positive = base > 0
-    return np.where(positive, (1.0 - spent / np.where(positive, base, 1.0)) * 100.0, 0.0)
-
-
-def _statistics(sums: np.ndarray, n: int) -> np.ndarray:
-    """(projected %, pinned %, pass-rate difference) for each row of column sums over ``n`` cases."""
-    return np.column_stack(
-        (
-            _savings_of_sums(sums[:, _EFF], sums[:, _BASE]),
-            _savings_of_sums(sums[:, _CAND], sums[:, _BASE]),
-            sums[:, _DIFF] / n,
-        )
-    )
-
-
-def _jackknife(design: np.ndarray) -> np.ndarray:
-    """Leave-one-out statistics (``n x 3``) in O(n): the total sums minus each case's own row."""
-    return _statistics(design.sum(axis=0)[None, :] - design, design.shape[0] - 1)
-
-
-# What an attempt at a refined interval returns: the bounds, or why the method is undefined here.
-_Attempt = Callable[[], "tuple[float, float] | str"]
-
-
-def _percentile_bounds(values: np.ndarray, alpha: float) -> tuple[float, float]:
-    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2], method="linear")
-    return float(low), float(high)
-
-
-def _bca_bounds(
-    values: np.ndarray, estimate: float, jackknife: np.ndarray, alpha: float
-) -> tuple[float, float] | str:
-    """Bias-corrected and accelerated percentile bounds, or why BCa is undefined for this data.
-
-    Bias correction ``z0`` counts resamples below the estimate (ties count half, which matters for
-    the pass-rate difference, whose resamples take few distinct values). Acceleration ``a`` is the
-    skewness of the jackknife values.
-    """
-    below = np.count_nonzero(values < estimate) + 0.5 * np.count_nonzero(values == estimate)
-    share = below / values.size
-    if not 0.0 < share < 1.0:
-        return "BCa is undefined: every resample lies on one side of the estimate"
-    z0 = _NORMAL.inv_cdf(share)
-    deviations = jackknife.mean() - jackknife
-    spread = float(np.sum(deviations**2))
-    if spread <= 0.0:
-        return "BCa is undefined: the jackknife values have no spread"
-    accel = float(np.sum(deviations**3)) / (6.0 * spread**1.5)
-    levels = []
-    for z_alpha in (_NORMAL.inv_cdf(alpha / 2), _NORMAL.inv_cdf(1 - alpha / 2)):
-        shift = z0 + z_alpha
-        denom = 1.0 - accel * shift
-        if denom <= 0.0:
-            return "BCa is undefined: the acceleration is too large for this confidence level"
-        levels.append(_NORMAL.cdf(z0 + shift / denom))
-    low, high = np.quantile(values, levels, method="linear")
-    return float(low), float(high)
-
-
-def _ratio(values: np.ndarray, over: np.ndarray, zero: float) -> np.ndarray:
-    """``|values| / over``, where a zero ``over`` (a resample without spread) gives 0 if ``|values|``
-    is within ``zero`` of 0 and infinity otherwise."""
+    draws = spent_sums.size
+    total = draws + 1  # the data themselves (no flip) count once
+    positive = base_sums > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.abs(values) / over
-    return np.where(over > 0, t, np.where(np.abs(values) <= zero, 0.0, np.inf))
+        ratios = np.where(positive, spent_sums / np.where(positive, base_sums, 1.0), np.inf)
+    # Upper end: reject r when (1 + #{R_F >= r}) / total <= alpha/2.
+    need = math.floor(alpha / 2 * total - 1) + 1  # the r kept have #{R_F >= r} >= need
+    high = None
+    if 1 <= need <= draws:
+        high = _kth(-ratios, need)
+        high = None if not math.isfinite(high) else -high
+    # Lower end: a subset without baseline spend supports every r when it has no spend either.
+    lower = np.where(positive, ratios, np.where(spent_sums > 0, np.inf, -np.inf))
+    low = None
+    if 1 <= need <= draws:
+        low = _kth(lower, need)
+        low = 0.0 if not math.isfinite(low) and low < 0 else (None if not math.isfinite(low) else max(0.0, low))
+    p = (1 + int(np.count_nonzero(ratios >= 1.0))) / total
+    return low, high, p
 
 
-def _critical_value(pivots: np.ndarray, alpha: float) -> float:
-    """The ``1 - alpha`` quantile of ``|T*|``: infinite when too many resamples had no spread."""
-    with np.errstate(invalid="ignore"):  # interpolating next to an infinite pivot gives nan
-        q = float(np.quantile(pivots, 1 - alpha, method="linear"))
-    return q if math.isfinite(q) else math.inf
-
-
-def _fieller_pivots(sums: np.ndarray, n: int, ratio: _Ratio, scale: float) -> np.ndarray:
-    """``|T*|`` of the linear pivot: the resampled mean residual over its standard error.
-
-    In the bootstrap world the true ratio is the sample's ``R``, so ``T*`` measures how far a
-    resample's mean of ``spent - R·baseline`` strays from 0 in units of its own standard error
-    (sample variance with n − 1, as in :func:`_fieller`). ``scale``, the sample's mean squared
-    residual, sets what counts as zero.
-    """
-    mean = sums[:, ratio.z] / n
-    var = np.maximum(sums[:, ratio.z2] / n - mean**2, 0.0)
-    se = np.sqrt(np.where(var > 1e-12 * scale, var, 0.0) / (n - 1))
-    return _ratio(mean, se, zero=math.sqrt(1e-12 * scale))
-
-
-def _log_pivots(sums: np.ndarray, n: int, ratio: _Ratio, estimate: float, scale: float) -> np.ndarray:
-    """``|T*|`` on the log scale: ``|log R* − log R|`` over the resample's standard error of ``log R*``.
-
-    The standard error is the delta-method one, ``sqrt(Σ(spent − R*·baseline)² · n/(n−1)) / Σspent``,
-    with the sum of squares expanded around the sample's residuals so it needs only column sums.
-    Resamples whose ratio is not positive cannot be put on the log scale and count as infinite.
-    """
-    base, spent = sums[:, _BASE], sums[:, ratio.spent]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        resampled = spent / base
-        shift = resampled - estimate
-        squares = sums[:, ratio.z2] - 2.0 * shift * sums[:, ratio.zb] + shift**2 * sums[:, _BASE2]
-        se = np.sqrt(np.where(squares > 1e-12 * scale, squares, 0.0) * n / (n - 1)) / spent
-        distance = np.log(resampled) - math.log(estimate)
-    valid = (base > 0) & (spent > 0)
-    return np.where(valid, _ratio(np.where(valid, distance, 0.0), np.where(valid, se, 0.0), zero=1e-12), np.inf)
-
-
-def _fieller(spent: np.ndarray, base: np.ndarray, q: float) -> tuple[float, float] | None:
-    """Savings % bounds from all ratios ``r`` with ``|mean(spent - r·base)| <= q·se(spent - r·base)``.
-
-    This inverts the linear studentized statistic for a ratio of means (Fieller's construction),
-    solved as a quadratic in ``r``. Unlike ``R ± q·se(R)`` it carries the uncertainty of the
-    denominator, the baseline spend, which is what keeps it honest on skewed costs. The set is
-    unbounded (None) when the baseline mean is itself within ``q`` standard errors of 0. Costs are
-    non-negative, so ``r >= 0`` and the saving is at most 100%: the upper bound is cut there, which
-    cannot exclude the true value.
-    """
-    n = base.size
-    mean_base = float(base.mean())
-    if mean_base <= 0.0:
-        return None
-    x = base / mean_base  # rescaled so the baseline mean is 1: keeps the quadratic well conditioned
-    y = spent / mean_base
-    ratio = float(y.mean())
-    cov = np.cov(np.vstack((x, y)), ddof=1) / n
-    q2 = q * q
-    a = 1.0 - q2 * float(cov[0, 0])
-    if a <= 0.0:
-        return None
-    b = -2.0 * (ratio - q2 * float(cov[0, 1]))
-    c = ratio * ratio - q2 * float(cov[1, 1])
-    root = math.sqrt(max(b * b - 4.0 * a * c, 0.0))
-    r_low, r_high = (-b - root) / (2.0 * a), (-b + root) / (2.0 * a)
-    return (1.0 - r_high) * 100.0, min(100.0, (1.0 - r_low) * 100.0)
-
-
-def _studentized_bounds(
-    sums: np.ndarray, design: np.ndarray, ratio: _Ratio, alpha: float
-) -> tuple[float, float] | str:
-    """Symmetric studentized bootstrap bounds for a savings ratio, or why they are undefined.
-
-    The critical value is the ``1 - alpha`` quantile of the resampled ``|T*|`` rather than a normal
-    or t quantile, so the resamples calibrate the width, heavy tails included. The interval is
-    Fieller's (:func:`_fieller`) when that is bounded. When it is not — one or two cases dominate
-    the baseline spend, so its mean is not clearly above 0 on a linear scale — the interval is
-    ``R·exp(±q·se(log R))`` with ``q`` from the log-scale pivot: costs are positive, and on the log
-    scale a ratio stays bounded.
-    """
-    n = design.shape[0]
-    spent, base = design[:, ratio.spent], design[:, _BASE]
-    scale = float(design[:, ratio.z2].mean())
-    q = _critical_value(_fieller_pivots(sums, n, ratio, scale), alpha)
-    if math.isfinite(q):
-        bounds = _fieller(spent, base, q)
-        if bounds is not None:
-            return bounds
-    total_spent, total_base = float(spent.sum()), float(base.sum())
-    if total_spent <= 0.0 or total_base <= 0.0:
-        return "the studentized interval is undefined: no spend to take the logarithm of"
-    estimate = total_spent / total_base
-    q = _critical_value(_log_pivots(sums, n, ratio, estimate, scale * n), alpha)
-    if not math.isfinite(q):
-        return (
-            "the studentized interval is undefined: too many resamples have no spread"
-            " (cases with identical costs)"
-        )
-    spread = q * math.sqrt(float(design[:, ratio.z2].sum()) * n / (n - 1)) / total_spent
-    if spread > _MAX_LOG_SPREAD:
-        return "the studentized interval is unbounded: the per-case costs vary too much for this many cases"
-    return (1.0 - estimate * math.exp(spread)) * 100.0, (1.0 - estimate * math.exp(-spread)) * 100.0
-
-
-def _is_degenerate(values: np.ndarray) -> bool:
-    spread = float(values.max() - values.min())
-    return spread <= _DEGENERATE_RTOL * max(1.0, float(np.abs(values).max()))
-
-
-def _interval(
-    values: np.ndarray,
-    estimate: float,
-    alpha: float,
-    attempts: Sequence[tuple[str, _Attempt]],
-    unavailable: str | None = None,
-) -> Interval:
-    """The interval of the first attempt that is defined, else the percentile interval.
-
-    ``attempts`` are the refined methods in order of preference, the requested one first; the
-    reason the first one failed (or ``unavailable``, when none could be tried) is recorded.
-    """
-    if _is_degenerate(values):
-        # Every resample gave the same value: no sampling spread to express, and every method
-        # would return the point itself (the refined ones would divide by the spread).
-        return Interval(estimate, estimate, estimate, "percentile", unavailable)
-    fallback = unavailable
-    for name, attempt in attempts:
-        outcome = attempt()
-        if isinstance(outcome, str):
-            fallback = fallback or outcome
-            continue
-        low, high = outcome
-        if name == "studentized":
-            # The estimate lies inside a studentized interval by construction; this only removes
-            # last-bit rounding between the two ways the ratio is computed.
-            low, high = min(low, estimate), max(high, estimate)
-        return Interval(estimate, low, high, name, fallback)
-    low, high = _percentile_bounds(values, alpha)
-    return Interval(estimate, low, high, "percentile", fallback)
-
-
-def paired_bootstrap(
-    samples: Sequence[Sample],
+def sign_flip_ratios(
+    baseline: Sequence[float],
+    spent: Sequence[Sequence[float]],
     *,
-    resamples: int = 10_000,
-    seed: int = 0,
-    method: Method = "studentized",
+    draws: int,
+    seed: int,
     alpha: float = 0.05,
-) -> BootstrapResult:
-    """Paired bootstrap intervals for projected savings %, pinned savings % and the pass-rate difference.
+) -> list[RatioTest]:
+    """Sign-flip tests of ``Σspent / Σbaseline`` for each cost column in ``spent``, on the same subsets.
 
-    ``method``:
-
-    * ``studentized`` (default) — the savings ratios get symmetric studentized intervals
-      (:func:`_studentized_bounds`); the pass-rate difference, a difference of 0/1 outcomes whose
-      resamples often have no spread to studentize by, gets BCa. In simulations with skewed
-      per-case costs it is the method that keeps the one-sided error of "the saving is above 0"
-      near or below its nominal 2.5% at 10-50 cases, where BCa and percentile intervals are too
-      narrow and err two to three times as often (figures in docs/statistics.md).
-    * ``bca`` — bias-corrected and accelerated percentile intervals for all three.
-    * ``percentile`` — plain percentile intervals (linear interpolation) for all three.
-
-    Where the requested method is undefined the interval falls back along studentized → BCa →
-    percentile and :attr:`Interval.fallback` says why; both refined methods need at least 3 cases.
-    Deterministic for a given ``seed``, case order and ``resamples``. With no samples every figure
-    is 0 and the method is ``none``.
+    Exact (every sign pattern) when there are at most ``draws`` patterns, else Monte Carlo over
+    ``draws`` seeded random patterns with the data counted once, which keeps the p-value valid.
     """
-    if resamples < 1:
-        raise ValueError(f"resamples must be at least 1, got {resamples}")
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-    if method not in ("studentized", "bca", "percentile"):
-        raise ValueError(f"method must be 'studentized', 'bca' or 'percentile', got {method!r}")
-    n = len(samples)
-    if n == 0:
-        empty = Interval(0.0, 0.0, 0.0, "none")
-        return BootstrapResult(empty, empty, empty, resamples, seed, method, alpha)
+    base = np.asarray(baseline, dtype=np.float64)
+    columns = np.column_stack([base] + [np.asarray(s, dtype=np.float64) for s in spent])
+    sums, exact = _subset_sums(columns, draws, np.random.default_rng(seed))
+    total_base = float(base.sum())
+    out = []
+    for j in range(1, columns.shape[1]):
+        estimate = float(columns[:, j].sum()) / total_base if total_base > 0 else None
+        low, high, p = _invert(sums[:, j], sums[:, 0], alpha)
+        if estimate is None:
+            low = high = None
+        out.append(RatioTest(estimate, low, high, p, sums.shape[0], exact))
+    return out
 
-    design = _design(samples)
-    sums = _resampled_sums(design, resamples, np.random.default_rng(seed))
-    distribution = _statistics(sums, n)
-    estimates = (projected_savings_pct(samples), pinned_savings_pct(samples), float(design[:, _DIFF].sum()) / n)
-    refined = method != "percentile" and n >= 3
-    jackknife = _jackknife(design) if refined else None
 
-    def bca(j: int) -> list[tuple[str, _Attempt]]:
-        if jackknife is None:
-            return []
-        leave_one_out = jackknife[:, j]
-        return [("bca", lambda: _bca_bounds(distribution[:, j], estimates[j], leave_one_out, alpha))]
+def _pct(ratio: float | None) -> float | None:
+    return None if ratio is None else (1.0 - ratio) * 100.0
 
-    def studentized(ratio: _Ratio) -> list[tuple[str, _Attempt]]:
-        if not refined or method != "studentized":
-            return []
-        return [("studentized", lambda: _studentized_bounds(sums, design, ratio, alpha))]
 
-    def too_few(name: str) -> str | None:
-        return f"a {name} interval needs at least 3 cases" if method != "percentile" and n < 3 else None
+# --- Sample-size advice ---------------------------------------------------------------------------
 
-    requested = "BCa" if method == "bca" else method
 
-    projected = _interval(
-        distribution[:, 0], estimates[0], alpha, studentized(_PROJECTED) + bca(0), too_few(requested)
-    )
-    pinned = _interval(distribution[:, 1], estimates[1], alpha, studentized(_PINNED) + bca(1), too_few(requested))
-    diff = _interval(distribution[:, 2], estimates[2], alpha, bca(2), too_few("BCa"))
-    return BootstrapResult(projected, pinned, diff, resamples, seed, method, alpha)
+def _restricted_lost_rate(gained: float, lost: float, delta: float) -> float:
+    """Tango's restricted estimate of the lost-case probability (counts may be expected rates)."""
+    b = -gained - lost + (2.0 - gained + lost) * delta
+    c = -lost * delta * (1.0 - delta)
+    return (-b + math.sqrt(max(b * b - 8.0 * c, 0.0))) / 4.0
+
+
+def quality_cases_needed(
+    discordance: float, margin: float, alpha: float = 0.05, power: float = POWER, difference: float = 0.0
+) -> int | None:
+    """Cases for Tango's test to show non-inferiority at ``margin`` with ``power``, if the models
+    disagree on a share ``discordance`` of cases and the true difference is ``difference``
+    (0: equally good).
+
+    ``n = (z_a·√V0 + z_b·√V1)² / (difference + margin)²`` (Nam 1997), with ``V1 = discordance −
+    difference²``, the variance of a per-case difference, and ``V0`` that variance under the null
+    at ``−margin`` (Tango's restricted estimate). At ``discordance`` 0 this is ``z²(1 −
+    margin)/margin``, exactly the fewest cases at which identical verdicts on every case pass (73
+    at margin 0.05), which is also the floor. None when ``difference`` is not above ``−margin``:
+    then no number of cases would show non-inferiority.
+    """
+    if difference + margin <= 0.0 or margin <= 0.0:
+        return None
+    z_a = _NORMAL.inv_cdf(1 - alpha / 2)
+    z_b = _NORMAL.inv_cdf(power)
+    gained, lost = (discordance + difference) / 2.0, (discordance - difference) / 2.0
+    delta0 = -margin
+    v0 = 2.0 * _restricted_lost_rate(gained, lost, delta0) + delta0 * (1.0 - delta0)
+    v1 = max(discordance - difference * difference, 0.0)
+    n = (z_a * math.sqrt(max(v0, 0.0)) + z_b * math.sqrt(v1)) ** 2 / (difference + margin) ** 2
+    floor = math.floor(z_a * z_a * (1.0 - margin) / margin) + 1
+    return max(math.ceil(n - 1e-9), floor)
+
+
+def savings_cases_needed(differences: np.ndarray, alpha: float = 0.05, power: float = POWER) -> int | None:
+    """Cases for the sign-flip test to show a saving with ``power``, if the per-case cost
+    differences ``baseline − candidate`` keep their observed mean ``μ > 0`` and spread ``σ``.
+
+    The test compares ``Σd`` with ``z·√(Σd²)``, so ``√n = (z_a·√(σ² + μ²) + z_b·σ) / μ``; and no
+    fewer than the 6 cases at which a sign-flip test can reach one-sided 2.5% at all. None when
+    the observed saving is not positive: more of the same cases would not show one.
+    """
+    n_obs = differences.size
+    mean = float(differences.mean()) if n_obs else 0.0
+    if n_obs == 0 or mean <= 0.0:
+        return None
+    sd = float(differences.std(ddof=1)) if n_obs > 1 else 0.0
+    z_a = _NORMAL.inv_cdf(1 - alpha / 2)
+    z_b = _NORMAL.inv_cdf(power)
+    root = (z_a * math.sqrt(sd * sd + mean * mean) + z_b * sd) / mean
+    return max(math.ceil(root * root - 1e-9), math.ceil(math.log2(2 / alpha)))
+
+
+# --- The proposal rule ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to emit a proposal, each check's outcome, and a sentence for every failed check."""
+    """Whether to emit a proposal, each check's outcome, and a sentence for every failed check.
+
+    ``cases_needed`` is how many cases would likely settle an inconclusive measurement (None
+    when more cases would not help, or a proposal was made), and ``advice`` says it in a sentence.
+    """
 
     propose: bool
     reasons: tuple[str, ...]
     checks: Mapping[str, bool]
+    cases_needed: int | None = None
+    advice: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"propose": self.propose, "reasons": list(self.reasons), "checks": dict(self.checks)}
+        return {"propose": self.propose, "reasons": list(self.reasons), "checks": dict(self.checks),
+                "casesNeeded": self.cases_needed, "advice": self.advice}
 
 
 def _cases(count: int) -> str:
@@ -548,16 +408,19 @@ def _signed(value: float, digits: int) -> str:
     return "\u2212" + text[1:] if text.startswith("-") else text
 
 
+def _bound(value: float | None, digits: int, unit: str = "") -> str:
+    return "unbounded" if value is None else f"{_signed(value, digits)}{unit}"
+
+
 def decide(
     *,
     sampled_cases: int,
-    savings_pct: float,
-    savings_ci_low_pct: float,
-    savings_ci_high_pct: float,
-    savings_ci_fallback: str | None = None,
-    baseline_pass_rate: float,
-    candidate_pass_rate: float,
-    pass_rate_diff_ci_low: float,
+    savings_pct: float | None,
+    savings_ci_low_pct: float | None,
+    savings_ci_high_pct: float | None,
+    baseline_pass_rate: float | None,
+    candidate_pass_rate: float | None,
+    pass_rate_diff_ci_low: float | None,
     quality_margin: float = 0.05,
     min_cases: int = 10,
     failed_cases: int = 0,
@@ -567,10 +430,10 @@ def decide(
     """The proposal rule: propose a switch only when the evidence supports every part of it.
 
     * ``savings`` — the interval of the saving of the switch (the pinned saving, passed as
-      ``savings_*``) lies above zero, and was computed by the requested method: a fallback
-      interval (``savings_ci_fallback`` set) is shown but is too narrow to act on;
-    * ``nonInferior`` — there are cases, and the lower bound of (candidate − baseline) pass rate is
-      above −margin;
+      ``savings_*``) lies above zero: the sign-flip test shows the candidate is cheaper at
+      one-sided level ``(1 − confidence)/2``;
+    * ``nonInferior`` — there are cases, and the lower bound of Tango's interval of (candidate −
+      baseline) pass rate is above −margin (a one-sided non-inferiority test at the same level);
     * ``minCases`` — at least ``min_cases`` cases completed;
     * ``noFailures`` — no case failed;
     * ``costsKnown`` — every case's cost is known.
@@ -585,36 +448,32 @@ def decide(
         raise ValueError("case counts must be non-negative")
 
     checks = {
-        "savings": savings_ci_low_pct > 0.0 and savings_ci_fallback is None,
-        "nonInferior": sampled_cases > 0 and pass_rate_diff_ci_low > -quality_margin,
+        "savings": sampled_cases > 0 and savings_ci_low_pct is not None and savings_ci_low_pct > 0.0,
+        "nonInferior": sampled_cases > 0 and pass_rate_diff_ci_low is not None
+        and pass_rate_diff_ci_low > -quality_margin,
         "minCases": sampled_cases >= min_cases,
         "noFailures": failed_cases == 0,
         "costsKnown": unknown_cost_cases == 0,
     }
     level = f"{confidence_pct:g}%"
     reasons: list[str] = []
-    interval = f"[{_signed(savings_ci_low_pct, 1)}%, {_signed(savings_ci_high_pct, 1)}%]"
     # cases whose cost is unknown did complete; they just cannot enter the estimate
     none_usable = ("no completed case has a known cost" if unknown_cost_cases else "no case completed")
     if sampled_cases == 0:
         reasons.append(f"savings: {none_usable}, so there is no saving to estimate")
-    elif savings_ci_low_pct <= 0.0:
+    elif not checks["savings"]:
+        interval = f"[{_bound(savings_ci_low_pct, 1, '%')}, {_bound(savings_ci_high_pct, 1, '%')}]"
+        estimate = "n/a" if savings_pct is None else f"{_signed(savings_pct, 1)}%"
         reasons.append(
-            f"savings: pinning the candidate saves an estimated {_signed(savings_pct, 1)}%, but the {level}"
+            f"savings: pinning the candidate saves an estimated {estimate}, but the {level}"
             f" interval {interval} does not lie above 0%"
-        )
-    elif savings_ci_fallback is not None:
-        reasons.append(
-            f"savings: the {level} interval of the saving could not be computed as requested"
-            f" ({savings_ci_fallback}); the fallback interval {interval} is too narrow to act on"
-            " — measure more cases"
         )
     if sampled_cases == 0:
         reasons.append(f"quality: {none_usable}, so the pass rates cannot be compared")
     elif not checks["nonInferior"]:
         reasons.append(
             f"quality: candidate pass rate {candidate_pass_rate:.2f} vs baseline {baseline_pass_rate:.2f};"
-            f" the lower bound of the difference ({_signed(pass_rate_diff_ci_low, 2)}) is not above"
+            f" the lower bound of the difference ({_bound(pass_rate_diff_ci_low, 2)}) is not above"
             f" {_signed(-quality_margin, 2)} (non-inferiority margin)"
         )
     if not checks["minCases"]:
@@ -630,12 +489,80 @@ def decide(
     return Decision(propose=all(checks.values()), reasons=tuple(reasons), checks=checks)
 
 
+def _advice(
+    decision: Decision,
+    *,
+    n: int,
+    lost: int,
+    gained: int,
+    diff_high: float | None,
+    savings_high_pct: float | None,
+    savings_pct: float | None,
+    differences: np.ndarray,
+    quality_margin: float,
+    min_cases: int,
+    alpha: float,
+) -> Decision:
+    """``decision`` with ``cases_needed`` and ``advice`` when the evidence is inconclusive.
+
+    Inconclusive means: no proposal, yet the candidate is neither clearly worse (the upper end
+    of the difference's interval below −margin) nor clearly not cheaper (no estimated saving);
+    and what blocks the proposal is the quality or savings test or the minimum case count, not
+    failed cases or unknown costs, which more cases would not fix.
+    """
+    checks = decision.checks
+    if decision.propose or n == 0:
+        return decision
+    blocking = {name for name, ok in checks.items() if not ok}
+    if blocking & {"noFailures", "costsKnown"} and not blocking & {"savings", "nonInferior", "minCases"}:
+        return decision
+    clearly_worse = diff_high is not None and diff_high < -quality_margin
+    not_cheaper = savings_pct is None or savings_pct <= 0.0 or (savings_high_pct is not None and savings_high_pct < 0)
+    if (not checks["nonInferior"] and clearly_worse) or (not checks["savings"] and not_cheaper):
+        return decision
+    needs = [min_cases]
+    clauses = []
+    if not checks["nonInferior"]:
+        discordance = (lost + gained) / n
+        quality = quality_cases_needed(discordance, quality_margin, alpha)
+        if quality is not None and quality <= n:
+            # Equal quality would have passed with this many cases, so the candidate did worse here;
+            # plan with the difference seen (None when it is already beyond the margin).
+            quality = quality_cases_needed(discordance, quality_margin, alpha, difference=(gained - lost) / n)
+        if quality is None:
+            return decision
+        needs.append(quality)
+        if lost + gained:
+            clauses.append(f"with the disagreement seen here ({lost + gained} of {n} cases) about {quality} cases"
+                           f" would show non-inferiority at margin {quality_margin:g} with {POWER:.0%} power")
+        else:
+            clauses.append(f"no disagreement in {n} cases, but even identical verdicts on every case show"
+                           f" non-inferiority at margin {quality_margin:g} only from {quality} cases on")
+    if not checks["savings"]:
+        savings = savings_cases_needed(differences, alpha)
+        if savings is None:
+            return decision
+        needs.append(savings)
+        clauses.append(f"with the cost differences seen here about {savings} cases would show a saving"
+                       f" with {POWER:.0%} power")
+    needed = max(max(needs), n + 1)
+    if not clauses:
+        advice = f"inconclusive: at least {min_cases} cases are required before a proposal"
+    else:
+        advice = "inconclusive: " + "; ".join(clauses)
+        if needed != max(needs[1:]):
+            advice += f" (measure {needed} cases in all)"
+    return Decision(decision.propose, decision.reasons, decision.checks, needed, advice)
+
+
+# --- The summary of a measurement -----------------------------------------------------------------
+
+
 def summarize(
     samples: Sequence[Sample],
     *,
     seed: int,
     resamples: int = 10_000,
-    method: Method = "studentized",
     alpha: float = 0.05,
     quality_margin: float = 0.05,
     min_cases: int = 10,
@@ -645,76 +572,94 @@ def summarize(
     """Every figure of a measurement, in wire-style camelCase, plus the proposal decision.
 
     ``samples`` are the completed cases with known costs; cases that failed or whose cost is unknown
-    are passed as counts, since they cannot be estimated from but must block a proposal. Pass-rate
-    intervals are Wilson intervals at the same confidence as the bootstrap (``1 - alpha``).
+    are passed as counts, since they cannot be estimated from but must block a proposal. A figure
+    that does not exist (any rate or interval without a case) is None. ``resamples`` is the
+    number of random sign patterns of the savings test (all of them when there are fewer).
     """
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     n = len(samples)
-    boot = paired_bootstrap(samples, resamples=resamples, seed=seed, method=method, alpha=alpha)
     z = _NORMAL.inv_cdf(1 - alpha / 2)
     baseline_passes = sum(1 for s in samples if s.baseline_passed)
     candidate_passes = sum(1 for s in samples if s.candidate_passed)
-    baseline_only = sum(1 for s in samples if s.baseline_passed and not s.candidate_passed)
-    candidate_only = sum(1 for s in samples if s.candidate_passed and not s.baseline_passed)
-    baseline_rate = baseline_passes / n if n else 0.0
-    candidate_rate = candidate_passes / n if n else 0.0
-    pinned = boot.pinned_savings
+    lost = sum(1 for s in samples if s.baseline_passed and not s.candidate_passed)
+    gained = sum(1 for s in samples if s.candidate_passed and not s.baseline_passed)
+    base = np.array([s.baseline_cost for s in samples], dtype=np.float64)
+    cand = np.array([s.candidate_cost for s in samples], dtype=np.float64)
+    if n:
+        eff = np.array([s.effective_cost for s in samples], dtype=np.float64)
+        projected, pinned = sign_flip_ratios(base, (eff, cand), draws=resamples, seed=seed, alpha=alpha)
+        diff_low, diff_high = tango_interval(gained, lost, n, z)
+    else:
+        projected = pinned = RatioTest(None, None, None, 1.0, 0, True)
+        diff_low = diff_high = None
+    baseline_rate = baseline_passes / n if n else None
+    candidate_rate = candidate_passes / n if n else None
+    pinned_pct = pinned_savings_pct(samples) if n else None
     decision = decide(
         sampled_cases=n,
-        savings_pct=pinned.estimate,
-        savings_ci_low_pct=pinned.low,
-        savings_ci_high_pct=pinned.high,
-        savings_ci_fallback=pinned.fallback,
+        savings_pct=pinned_pct,
+        savings_ci_low_pct=_pct(pinned.high),
+        savings_ci_high_pct=_pct(pinned.low),
         baseline_pass_rate=baseline_rate,
         candidate_pass_rate=candidate_rate,
-        pass_rate_diff_ci_low=boot.pass_rate_diff.low,
+        pass_rate_diff_ci_low=diff_low,
         quality_margin=quality_margin,
         min_cases=min_cases,
         failed_cases=failed_cases,
         unknown_cost_cases=unknown_cost_cases,
         confidence_pct=(1 - alpha) * 100,
     )
+    decision = _advice(
+        decision, n=n, lost=lost, gained=gained, diff_high=diff_high, savings_high_pct=_pct(pinned.low),
+        savings_pct=pinned_pct, differences=base - cand, quality_margin=quality_margin, min_cases=min_cases,
+        alpha=alpha,
+    )
     return {
         "sampledCalls": n,
         "atBarCheapFraction": candidate_rate,
-        "projectedSavingsPct": boot.projected_savings.estimate,
-        "ciLowPct": boot.projected_savings.low,
-        "ciHighPct": boot.projected_savings.high,
-        "pinnedSavingsPct": pinned.estimate,
-        "pinnedCiLowPct": pinned.low,
-        "pinnedCiHighPct": pinned.high,
+        "projectedSavingsPct": projected_savings_pct(samples) if n else None,
+        "ciLowPct": _pct(projected.high),
+        "ciHighPct": _pct(projected.low),
+        "pinnedSavingsPct": pinned_pct,
+        "pinnedCiLowPct": _pct(pinned.high),
+        "pinnedCiHighPct": _pct(pinned.low),
+        "savingsP": pinned.p if n else None,
         "baselinePassRate": baseline_rate,
-        "baselinePassRateCi": list(wilson_interval(baseline_passes, n, z)),
+        "baselinePassRateCi": list(wilson_interval(baseline_passes, n, z)) if n else None,
         "candidatePassRate": candidate_rate,
-        "candidatePassRateCi": list(wilson_interval(candidate_passes, n, z)),
-        "passRateDiff": boot.pass_rate_diff.estimate,
-        "passRateDiffCiLow": boot.pass_rate_diff.low,
-        "passRateDiffCiHigh": boot.pass_rate_diff.high,
-        "mcnemarP": mcnemar_exact_p(baseline_only, candidate_only),
-        "discordant": {"baselineOnly": baseline_only, "candidateOnly": candidate_only},
+        "candidatePassRateCi": list(wilson_interval(candidate_passes, n, z)) if n else None,
+        "passRateDiff": (gained - lost) / n if n else None,
+        "passRateDiffCiLow": diff_low,
+        "passRateDiffCiHigh": diff_high,
+        "mcnemarP": mcnemar_exact_p(lost, gained) if n else None,
+        "discordant": {"baselineOnly": lost, "candidateOnly": gained},
         "baselineCostUsd": math.fsum(s.baseline_cost for s in samples),
         "candidateCostUsd": math.fsum(s.candidate_cost for s in samples),
+        # The settings that reproduce the intervals (the name predates the randomization test).
         "bootstrap": {
             "resamples": resamples,
             "seed": seed,
-            # The method behind the pinned-savings interval, the one the proposal rule relies on;
-            # "methods" has every interval's, and "requestedMethod" what was asked for.
-            "method": pinned.method,
-            "requestedMethod": boot.method,
-            "methods": {
-                "projectedSavings": boot.projected_savings.method,
-                "pinnedSavings": pinned.method,
-                "passRateDiff": boot.pass_rate_diff.method,
-            },
-            "fallbacks": {
-                name: interval.fallback
-                for name, interval in (
-                    ("projectedSavings", boot.projected_savings),
-                    ("pinnedSavings", pinned),
-                    ("passRateDiff", boot.pass_rate_diff),
-                )
-                if interval.fallback is not None
-            },
+            "method": "sign-flip",
+            "draws": pinned.draws,
+            "exact": pinned.exact,
+            "methods": {"projectedSavings": "sign-flip", "pinnedSavings": "sign-flip", "passRateDiff": "tango"},
             "alpha": alpha,
         },
         "decision": decision.to_wire(),
     }
+
+
+def summarize_run(
+    samples: Sequence[Sample], options: Mapping[str, Any], *, failed_cases: int = 0, unknown_cost_cases: int = 0
+) -> dict[str, Any]:
+    """:func:`summarize` with a measurement's stored run options (seed, resamples, margin, minimum).
+
+    The one call a finished measurement makes, and the one the operating-characteristics
+    benchmark makes, so what the benchmark measures is what the product decides.
+    """
+    return summarize(samples, seed=options["seed"], resamples=options["resamples"],
+                     quality_margin=options["qualityMargin"], min_cases=options["minCases"],
+                     failed_cases=failed_cases, unknown_cost_cases=unknown_cost_cases)

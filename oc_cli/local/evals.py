@@ -79,8 +79,11 @@ class EvalMixin(RoutingMixin):
         key = SkillKey(case["skillName"], case["skillScope"], case["skillTeam"])
         self.ensure_skill(c, key)
         cid, now = new_id(), now_iso()
+        # seq: insertion order (an import's line order), the stable order a measurement replays
+        # cases in, so the same cases and --seed give the same figures in any database.
         c.execute("INSERT INTO eval_cases (id, skill_name, skill_scope, skill_team, input, expected, quality_bar,"
-                  " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                  " created_at, updated_at, seq) VALUES (?,?,?,?,?,?,?,?,?,"
+                  " (SELECT ifnull(max(seq), 0) + 1 FROM eval_cases))",
                   (cid, key.name, key.scope, key.team, dumps(case["input"]), dumps(case.get("expected")),
                    case.get("qualityBar", 0.8), now, now))
         return cid

@@ -72,7 +72,8 @@ def _rank(rec: Json) -> tuple[bool, float]:
     A candidate that failed its checks (worse quality, failures, unknown costs) saves nothing anyone
     should act on, however cheap it is, so it never outranks one that passed.
     """
-    return bool((rec.get("decision") or {}).get("propose")), rec["pinnedSavingsPct"]
+    saving = rec["pinnedSavingsPct"]
+    return bool((rec.get("decision") or {}).get("propose")), float("-inf") if saving is None else saving
 
 
 def proposal_row(r: sqlite3.Row) -> Json:
@@ -244,7 +245,7 @@ class MeasurementMixin(EvalMixin):
             if tenant:
                 self.require_tenant_exists(c, tenant, "skill team")
             cases = c.execute("SELECT * FROM eval_cases WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
-                              " ORDER BY created_at, id", (key.name, key.scope, key.team)).fetchall()
+                              " ORDER BY seq", (key.name, key.scope, key.team)).fetchall()
             if not cases:
                 raise ValidationError(f"skill {key} has no eval cases", "a measurement replays the skill's eval cases",
                                       code="NO_EVAL_CASES",
@@ -394,9 +395,7 @@ class MeasurementMixin(EvalMixin):
                                                 baseline_score=x["baseline_score"],
                                                 candidate_score=x["candidate_score"],
                                                 quality_bar=x["quality_bar"]))
-            summary = stats.summarize(samples, seed=options["seed"], resamples=options["resamples"],
-                                      quality_margin=options["qualityMargin"], min_cases=options["minCases"],
-                                      failed_cases=failed, unknown_cost_cases=unknown)
+            summary = stats.summarize_run(samples, options, failed_cases=failed, unknown_cost_cases=unknown)
             key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
             if options.get("requireCalibratedJudge"):
                 from oc_cli.local.judging import require_calibrated_judge
@@ -419,9 +418,10 @@ class MeasurementMixin(EvalMixin):
                       " updated_at = ? WHERE id = ?", (dumps(summary), proposal_id, now, now, mid))
             verdict = (f"proposal {proposal_id} created" if proposal_id
                        else "no proposal: " + "; ".join(summary["decision"]["reasons"]))
+            saving = summary["pinnedSavingsPct"]
+            saving_text = "no saving estimated" if saving is None else f"saving {saving:.1f}% if approved"
             self.audit(c, "MeasurementCompleted", f"RoutingMeasurement/{mid}",
-                       f"Measurement {mid} of skill {key} completed: {len(samples)} cases, saving "
-                       f"{summary['pinnedSavingsPct']:.1f}% if approved; {verdict}",
+                       f"Measurement {mid} of skill {key} completed: {len(samples)} cases, {saving_text}; {verdict}",
                        tenant=key.tenant, after={"proposalId": proposal_id, "decision": summary["decision"]})
             if proposal_id:
                 self.audit(c, "RoutingProposalCreated", f"RoutingProposal/{proposal_id}",
@@ -570,7 +570,8 @@ class MeasurementMixin(EvalMixin):
                 spend = monthly.get((key, m["current_model"]))
                 rec["observedMonthlySpendUsd"] = spend
                 rec["projectedMonthlySavingsUsd"] = (
-                    None if spend is None else spend * max(0.0, rec["pinnedSavingsPct"]) / 100.0)
+                    None if spend is None or rec["pinnedSavingsPct"] is None
+                    else spend * max(0.0, rec["pinnedSavingsPct"]) / 100.0)
                 out.append(rec)
         out.sort(key=_rank, reverse=True)
         return out

@@ -373,9 +373,20 @@ def m003_usage_metrics(c: sqlite3.Connection) -> None:
     )
 
 
-@migration(4, "reserved")
-def m004_reserved(c: sqlite3.Connection) -> None:
-    """Number 4 is taken by a change on another branch; this stand-in goes when that one lands."""
+@migration(4, "eval cases: a stable insertion sequence")
+def m004_eval_case_seq(c: sqlite3.Connection) -> None:
+    # A measurement replays a skill's cases in this order and the savings test's random sign
+    # patterns are drawn per position, so the order must not depend on random ids or on rows
+    # sharing a timestamp: then the same cases and --seed give the same figures in any database.
+    # Existing rows keep the order they were inserted in (their rowid).
+    run_script(
+        c,
+        """
+        ALTER TABLE eval_cases ADD COLUMN seq INTEGER;
+        UPDATE eval_cases SET seq = rowid;
+        CREATE UNIQUE INDEX eval_cases_seq ON eval_cases (seq);
+        """,
+    )
 
 
 @migration(5, "reserved")

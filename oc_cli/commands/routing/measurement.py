@@ -126,6 +126,14 @@ def _rate(x) -> str:
     return "n/a" if x is None else f"{x * 100:.0f}%"
 
 
+def _pts(x) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f}"
+
+
+def _p(x) -> str:
+    return "n/a" if x is None else f"{x:.3g}"
+
+
 def _usd(x) -> str:
     return "unknown" if x is None else f"${x:,.4f}"
 
@@ -153,12 +161,16 @@ def render(m: dict) -> None:
                      f" candidate {_rate(m.get('candidatePassRate'))} (CI {_rate(cci[0])}–{_rate(cci[1])})")
         diff = m.get("passRateDiff")
         if diff is not None:
-            lines.append(f"             difference {diff * 100:+.1f} pts (95% CI {m['passRateDiffCiLow'] * 100:+.1f} to"
-                         f" {m['passRateDiffCiHigh'] * 100:+.1f}), McNemar p = {m.get('mcnemarP', 1):.3g}")
+            lines.append(f"             difference {diff * 100:+.1f} pts (95% CI {_pts(m.get('passRateDiffCiLow'))} to"
+                         f" {_pts(m.get('passRateDiffCiHigh'))}), McNemar p = {_p(m.get('mcnemarP'))}")
         lines.append(f"  cost       baseline {_usd(m.get('baselineCostUsd'))}, candidate {_usd(m.get('candidateCostUsd'))}"
                      f" over these cases; the measurement itself spent {_usd(m.get('overheadUsd'))}")
         boot = m.get("bootstrap") or {}
-        if boot:
+        if boot.get("method") == "sign-flip":
+            draws = f"all {boot.get('draws')}" if boot.get("exact") else f"{boot.get('draws')} random"
+            lines.append(f"  method     saving: paired sign-flip test ({draws} sign patterns, seed {boot.get('seed')}),"
+                         f" p = {_p(m.get('savingsP'))}; quality: Tango score interval")
+        elif boot:
             lines.append(f"  method     paired bootstrap, {boot.get('resamples')} resamples, {boot.get('method')},"
                          f" seed {boot.get('seed')}")
     elif m.get("casesCompleted") or m.get("casesFailed"):
@@ -174,6 +186,8 @@ def render(m: dict) -> None:
     elif decision:
         reasons = decision.get("reasons") or []
         lines.append("  decision   no proposal: " + ("; ".join(reasons) if reasons else "conditions not met"))
+        if decision.get("advice"):
+            lines.append(f"  next       {decision['advice']}")
     if m.get("status") in ("interrupted", "running") or failed:
         lines.append(f"  resume     oc routing measurement run --resume {m['id']}")
     errors = m.get("errors") or []
