@@ -505,10 +505,13 @@ def _advice(
 ) -> Decision:
     """``decision`` with ``cases_needed`` and ``advice`` when the evidence is inconclusive.
 
-    Inconclusive means: no proposal, yet the candidate is neither clearly worse (the upper end
-    of the difference's interval below −margin) nor clearly not cheaper (no estimated saving);
-    and what blocks the proposal is the quality or savings test or the minimum case count, not
-    failed cases or unknown costs, which more cases would not fix.
+    Inconclusive means: no proposal, yet the candidate is neither clearly worse nor clearly not
+    cheaper, and what blocks the proposal is the quality or savings test or the minimum case
+    count, not failed cases or unknown costs, which more cases would not fix. Clearly worse: the
+    upper end of the difference's interval is below −margin (inferior), or below 0 while the
+    observed difference is already beyond −margin (significantly worse, by more than the margin
+    as far as can be seen). Clearly not cheaper: no positive estimated saving, or a saving
+    interval entirely below 0. The advice plans for a candidate as good as the baseline.
     """
     checks = decision.checks
     if decision.propose or n == 0:
@@ -516,7 +519,8 @@ def _advice(
     blocking = {name for name, ok in checks.items() if not ok}
     if blocking & {"noFailures", "costsKnown"} and not blocking & {"savings", "nonInferior", "minCases"}:
         return decision
-    clearly_worse = diff_high is not None and diff_high < -quality_margin
+    diff = (gained - lost) / n
+    clearly_worse = diff_high is not None and (diff_high < -quality_margin or (diff_high < 0 and diff <= -quality_margin))
     not_cheaper = savings_pct is None or savings_pct <= 0.0 or (savings_high_pct is not None and savings_high_pct < 0)
     if (not checks["nonInferior"] and clearly_worse) or (not checks["savings"] and not_cheaper):
         return decision
@@ -528,7 +532,7 @@ def _advice(
         if quality is not None and quality <= n:
             # Equal quality would have passed with this many cases, so the candidate did worse here;
             # plan with the difference seen (None when it is already beyond the margin).
-            quality = quality_cases_needed(discordance, quality_margin, alpha, difference=(gained - lost) / n)
+            quality = quality_cases_needed(discordance, quality_margin, alpha, difference=diff)
         if quality is None:
             return decision
         needs.append(quality)

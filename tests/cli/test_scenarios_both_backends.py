@@ -567,9 +567,12 @@ MEASURED_SHAPES: dict[str, tuple[type, frozenset[str]]] = {
     "proposal list applied": (list, PROPOSAL_FIELDS),
     "audit list": (dict, AUDIT_ENVELOPE_FIELDS),
 }
+#: Enough for a proposal: the savings test needs 6 cases, and 8 identical verdicts show
+#: non-inferiority at a margin of 0.5 (the default 0.05 needs 73 cases; docs/statistics.md).
+MEASURED_CASES = 8
 EVAL_CASES_JSONL = "".join(
     json.dumps({"skillName": "summarise", "skillScope": "org", "input": f"Summarise: report {i}",
-                "expected": "Two sentences.", "qualityBar": 0.8}) + "\n" for i in range(3))
+                "expected": "Two sentences.", "qualityBar": 0.8}) + "\n" for i in range(MEASURED_CASES))
 
 
 @contextmanager
@@ -604,7 +607,7 @@ def measured_scenario(b: Backend) -> Transcript:
         step("posture pin", "skill-posture", "set", "summarise", "--pinned-model", "big-model")
         step("eval-case import", "routing", "eval-case", "import", "-", input=EVAL_CASES_JSONL)
         run = step("measurement run", "routing", "measurement", "run", "--skill-name", "summarise",
-                   "--candidate-model", "my-cheap-model", "--min-cases", "3", "--seed", "7")
+                   "--candidate-model", "my-cheap-model", "--min-cases", "3", "--quality-margin", "0.5", "--seed", "7")
         step("measurement list", "routing", "measurement", "list", "--skill-name", "summarise")
         step("measurement show", "routing", "measurement", "show", run["measurement"]["id"])
         proposal = run["proposalId"]
@@ -654,7 +657,7 @@ def test_measured_scenario(backend: Backend, measured_transcripts: dict[str, Tra
     assert_audit_page(results["audit list"].json(), f"{backend.mode} audit list")
     run = results["measurement run"].json()
     assert_wire_shape(run["measurement"], dict, MEASUREMENT_FIELDS, f"{backend.mode} run measurement", exact=remote)
-    assert run["status"] == "measured" and run["measurement"]["sampledCalls"] == 3
+    assert run["status"] == "measured" and run["measurement"]["sampledCalls"] == MEASURED_CASES
     measurement_id, proposal_id = run["measurement"]["id"], run["proposalId"]
     assert [m["id"] for m in results["measurement list"].json()] == [measurement_id]
     assert results["measurement show"].json()["id"] == measurement_id
@@ -677,8 +680,8 @@ def test_measured_scenario(backend: Backend, measured_transcripts: dict[str, Tra
     if remote:
         calls = {step: r.calls for step, r in results.items()}
         assert [c.method + " " + c.path for c in calls["eval-case import"]] == \
-            ["POST /model-routing/eval-cases"] * 3
-        # Local-mode knobs (--min-cases, --seed) have no API field and are not sent.
+            ["POST /model-routing/eval-cases"] * MEASURED_CASES
+        # Local-mode knobs (--min-cases, --quality-margin, --seed) have no API field and are not sent.
         assert calls["measurement run"] == [Call("POST", "/model-routing/measurements/run", {},
                                                  {"skillName": "summarise", "skillScope": "org", "skillTeam": "",
                                                   "candidateModel": "my-cheap-model"})]

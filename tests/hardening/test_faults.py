@@ -251,7 +251,10 @@ def test_unknown_costs_block_the_proposal_and_are_never_zero(runs: dict[str, Run
         assert s["baselineCostSource"] == "header" and s["baselineCostUsd"] > 0
 
     control = runs["priced locally"]
-    assert control.code == 0 and control.result["proposalId"] is not None
+    # Prices registered with `oc` make every cost known; 3 cases are too few for a proposal itself
+    # (the savings test needs 6), so the check is that costs no longer block one.
+    checks = control.result["measurement"]["decision"]["checks"]
+    assert control.code == 0 and checks["costsKnown"] is True and checks["noFailures"] is True
     shown = control.oc("routing", "measurement", "show", control.result["measurement"]["id"], "--samples", "-o", "json")
     assert {s["candidateCostSource"] for s in shown.json()["samples"]} == {"prices"}
 

@@ -101,10 +101,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
                                                       auto_config=None, fields={"defaultModel"})["id"]
             op.set_posture(parse(f"team/{tenant}/summarise"), mode="pinned", pinned_model="base")
             op.import_eval_cases([{"skillName": "summarise", "skillScope": "team", "skillTeam": tenant,
-                                   "input": f"{tenant} ticket {i}: the VPN drops every hour."} for i in range(3)])
+                                   "input": f"{tenant} ticket {i}: the VPN drops every hour."} for i in range(8)])
             ids[f"{tenant}_case"] = op.list_eval_cases(skill_team=tenant)[0]["id"]
         op.import_eval_cases([{"skillName": "summarise", "skillScope": "org", "input": f"org ticket {i}: disk full."}
-                              for i in range(3)])
+                              for i in range(8)])
         ids["org_case"] = op.list_eval_cases(skill_team="")[0]["id"]
     finally:
         op.close()
@@ -120,7 +120,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         w = World(root, env, ids)
         runs = {owner: subprocess.Popen(
             [sys.executable, "-m", "oc_cli", "routing", "measurement", "run", "--skill", skill, "--candidate-model",
-             "cand", "--min-cases", "3", "--seed", "1", "-o", "json"],
+             # 8 cases: enough for the savings test (6) and, at a margin of 0.5, for non-inferiority
+             "cand", "--min-cases", "3", "--quality-margin", "0.5", "--seed", "1", "-o", "json"],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for owner, skill in (("acme", "team/acme/summarise"), ("beta", "team/beta/summarise"), ("org", "summarise"))}
         for owner, proc in runs.items():

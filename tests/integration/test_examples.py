@@ -21,12 +21,13 @@ def test_run_loop_script_switches_the_skill_to_the_cheap_model(tmp_path):
            if k not in ("LITELLM_ENDPOINT", "LITELLM_MASTER_KEY", "ROUTING_JUDGE_MODEL", "OPENCRANE_URL",
                         "OC_CONTEXT", "OC_AS_TENANT", "OC_DB")}
     env.update(OC=str(BIN / "oc"), LITELLM=str(BIN / "litellm"), HOME=str(tmp_path),
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),  # this tree's oc_cli
                PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
     proc = subprocess.run(["bash", str(ROOT / "examples" / "run-loop.sh")], env=env, capture_output=True,
                           text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
-    assert "12 of 12 cases completed, 0 failed" in out
+    assert "120 of 120 cases completed, 0 failed" in out
     assert "is waiting for approval" in out
     assert "save up to 90%" in out
     assert "team/acme/summarise now runs on cheap-model" in out

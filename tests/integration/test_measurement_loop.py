@@ -25,6 +25,9 @@ from tests.support.oc_process import Oc
 pytestmark = pytest.mark.integration
 
 CASES = 12
+#: 12 identical verdicts show non-inferiority only at a wide margin (the default 0.05 needs 73
+#: cases); tests/integration/test_measurement_verdicts.py measures at the default margin.
+MARGIN = "0.3"
 #: Proxy model name -> the upstream the registry records (its provider prefix is the family).
 UPSTREAMS = {
     "strong-baseline": "openai/gpt-4o",
@@ -91,7 +94,7 @@ def world(litellm_proxy: Proxy, tmp_path_factory: pytest.TempPathFactory) -> Wor
     oc.run("model-default", "set", "--model", "strong-baseline")
     import_cases(oc, [*MEASURED, "extract"])
     procs = {skill: oc.popen("routing", "measurement", "run", "--skill", skill, "--candidate-model", candidate,
-                             "--seed", "7", "-o", "json")
+                             "--seed", "7", "--quality-margin", MARGIN, "-o", "json")
              for skill, candidate in MEASURED.items()}
     runs = {}
     for skill, proc in procs.items():
@@ -230,7 +233,7 @@ def test_stale_proposal_is_refused_unless_forced(world: World) -> None:
 def test_unknown_cost_blocks_the_proposal_until_the_model_has_prices(world: World) -> None:
     oc = world.oc
     blind = oc.json("routing", "measurement", "run", "--skill", "extract", "--candidate-model", "unpriced",
-                    "--seed", "7")
+                    "--seed", "7", "--quality-margin", MARGIN)
     m = blind["measurement"]
     assert blind["proposalId"] is None and m["casesCompleted"] == CASES
     assert m["decision"]["checks"]["costsKnown"] is False
@@ -241,7 +244,7 @@ def test_unknown_cost_blocks_the_proposal_until_the_model_has_prices(world: Worl
 
     oc.run("model", "update", "unpriced", "--input-cost-per-mtok", "1", "--output-cost-per-mtok", "3")
     priced = oc.json("routing", "measurement", "run", "--skill", "extract", "--candidate-model", "unpriced",
-                     "--seed", "7")
+                     "--seed", "7", "--quality-margin", MARGIN)
     assert priced["proposalId"] is not None
     assert priced["measurement"]["decision"]["checks"]["costsKnown"] is True
     texts = case_texts(oc, "extract")
