@@ -273,18 +273,23 @@ def _invert(spent_sums: np.ndarray, base_sums: np.ndarray, alpha: float) -> tupl
     positive = base_sums > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(positive, spent_sums / np.where(positive, base_sums, 1.0), np.inf)
-    # Upper end: reject r when (1 + #{R_F >= r}) / total <= alpha/2.
-    need = math.floor(alpha / 2 * total - 1) + 1  # the r kept have #{R_F >= r} >= need
-    high = None
-    if 1 <= need <= draws:
-        high = _kth(-ratios, need)
-        high = None if not math.isfinite(high) else -high
-    # Lower end: a subset without baseline spend supports every r when it has no spend either.
-    lower = np.where(positive, ratios, np.where(spent_sums > 0, np.inf, -np.inf))
-    low = None
-    if 1 <= need <= draws:
-        low = _kth(lower, need)
-        low = 0.0 if not math.isfinite(low) and low < 0 else (None if not math.isfinite(low) else max(0.0, low))
+    # Upper end: r is rejected when (1 + #{R_F >= r}) / total <= alpha/2, so the r kept are those
+    # with #{R_F >= r} >= need: r <= the need-th largest R_F. Fewer patterns than that: unbounded.
+    need = math.floor(alpha / 2 * total - 1) + 1
+    if not 1 <= need <= draws:
+        return None, None, (1 + int(np.count_nonzero(ratios >= 1.0))) / total
+    high: float | None = -_kth(-ratios, need)
+    if not math.isfinite(high):
+        high = None
+    # Lower end, symmetrically: r >= the need-th smallest R_F. A subset without baseline spend
+    # keeps every r when it has no spend either (-inf), and none when it has some (+inf).
+    low: float | None = _kth(np.where(positive, ratios, np.where(spent_sums > 0, np.inf, -np.inf)), need)
+    if low == -math.inf:
+        low = 0.0
+    elif not math.isfinite(low):
+        low = None
+    else:
+        low = max(0.0, low)
     p = (1 + int(np.count_nonzero(ratios >= 1.0))) / total
     return low, high, p
 
