@@ -187,6 +187,8 @@ EVAL_CASE = Obj("eval-case", [
 
 DECISION = Obj("decision", [
     F("propose", "bool"), F("reasons", "strings"), F("checks", "object"),
+    # how many cases would settle an inconclusive measurement (docs/statistics.md §9)
+    F("casesNeeded", "int", null=True, optional=True), F("advice", null=True, optional=True),
 ], open=True, doc="Why a measurement did or did not propose a switch (local mode)")
 
 MEASUREMENT = Obj("measurement", [
@@ -203,7 +205,7 @@ MEASUREMENT = Obj("measurement", [
             F("candidatePassRate", "number", null=True), F("candidatePassRateCi", "numbers", null=True),
             F("passRateDiff", "number", null=True), F("passRateDiffCiLow", "number", null=True),
             F("passRateDiffCiHigh", "number", null=True), F("mcnemarP", "number", null=True),
-            F("discordant", "object"), F("baselineCostUsd", "number", null=True),
+            F("savingsP", "number", null=True), F("discordant", "object"), F("baselineCostUsd", "number", null=True),
             F("candidateCostUsd", "number", null=True), F("bootstrap", "object"),
             F("decision", "decision", null=True), F("judgeCalibration", "judge-correction")),
     F("proposalId", null=True, origin=JOINED), F("proposalStatus", null=True, origin=JOINED),
