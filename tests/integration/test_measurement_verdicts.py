@@ -45,7 +45,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         pytest.skip(LITELLM_MISSING)
     models = [model_entry(name, kind, input_per_mtok=inp, output_per_mtok=out)
               for name, (kind, inp, out, _) in MODELS.items()]
-    running = start_proxy(tmp_path_factory.mktemp("verdicts-proxy"), models)
+    running = start_proxy(tmp_path_factory.mktemp("verdicts-proxy"), models, startup_timeout=240.0)  # busy machines
     try:
         yield running
     finally:
