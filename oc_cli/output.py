@@ -4,16 +4,45 @@ stdout carries data, stderr carries messages. ``-o json`` prints the wire object
 else. Tables are drawn with rich only when stdout is a terminal; when piped they are plain,
 aligned text (no ANSI escapes), so rich is never imported on the machine-readable paths.
 Colour is off with ``NO_COLOR``, ``--no-color`` or a non-TTY stream.
+
+At a terminal a table fits its width the way ``kubectl`` and ``gh`` fit theirs: no id and no
+header is ever wrapped or cut, free text (a message, an input) is cut with ``…``, and when that
+is not enough the table's low-value columns are left out, least valuable first (each table
+declares that order once, as ``Columns(..., drop=...)``). ``-o wide`` keeps every column. Piped
+output is never fitted: scripts get every column, whole.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import sys
+import unicodedata
 from typing import Any, Iterable, Sequence
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "wide", "json")
+
+# Columns whose cells are free text: at a terminal they are cut with an ellipsis to fit. Every
+# other column (ids, names, keys, models, times, numbers) is shown whole.
+FREE_TEXT = frozenset({"message", "description", "input", "expected", "error", "reason", "note", "problem",
+                       "details", "output"})
+TEXT_MIN = 12  # a cut free-text column keeps at least this many cells
+GAP = 2  # spaces between columns
+ELLIPSIS = "…"
+
+
+class Columns(list):
+    """A table's columns in display order, plus ``drop``: the columns a narrow terminal may leave
+    out, least valuable first. Columns not named in ``drop`` are always shown."""
+
+    def __init__(self, names: Iterable[str], *, drop: Iterable[str] = ()) -> None:
+        super().__init__(names)
+        self.drop = tuple(drop)
+        unknown = [d for d in self.drop if d not in self]
+        if unknown:
+            raise ValueError(f"drop names unknown columns: {unknown}")
 
 _state = {"no_color": False}
 
@@ -62,6 +91,33 @@ def cell(value: Any) -> str:
     return " ".join(text.split()) if ("\n" in text or "\r" in text or "\t" in text) else text
 
 
+def money(value: float) -> str:
+    """US dollars as people write them: ``$0.00007``, ``$0.0123``, ``$1,234.50`` (never ``7e-05``)."""
+    if value == 0:
+        return "$0"
+    sign = "-" if value < 0 else ""
+    v = abs(value)
+    if v >= 1:
+        return f"{sign}${v:,.2f}"
+    digits = min(-math.floor(math.log10(v)) + 2, 12)  # three significant digits
+    text = f"{v:.{digits}f}".rstrip("0").rstrip(".")
+    return f"{sign}${text}"
+
+
+def millis(value: float) -> str:
+    return f"{value:,.0f} ms"
+
+
+def column_cell(column: str, value: Any) -> str:
+    """``cell`` for a table column: money (``…Usd``) as dollars, latencies (``…Ms``) in ms."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if column.endswith("Usd"):
+            return money(value)
+        if column.endswith("Ms"):
+            return millis(value)
+    return cell(value)
+
+
 def header(key: str) -> str:
     out = ""
     for ch in key:
@@ -71,14 +127,93 @@ def header(key: str) -> str:
     return out
 
 
-def _plain_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
+def width(text: str) -> int:
+    """Terminal cells ``text`` takes: East Asian wide characters take two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def cut(text: str, room: int) -> str:
+    """``text`` in at most ``room`` cells, ending in an ellipsis when it was cut."""
+    if width(text) <= room:
+        return text
+    out, used = "", 0
+    for ch in text:
+        w = width(ch)
+        if used + w > room - 1:
+            break
+        out += ch
+        used += w
+    return out + ELLIPSIS
+
+
+def _pad(text: str, room: int) -> str:
+    return text + " " * (room - width(text))
+
+
+def fit(columns: Sequence[str], heads: Sequence[str], cells: Sequence[Sequence[str]], room: int,
+        drop: Sequence[str] = ()) -> tuple[list[int], list[int]]:
+    """Which columns to show and how wide, for a terminal ``room`` cells wide.
+
+    Returns (indexes of the columns shown, their widths). Ids and headers are never cut: a column's
+    least width is its header's and, unless it is free text, its widest cell. When even the least
+    widths do not fit, the ``drop`` columns are left out, least valuable first, and then those of
+    them that fit again are put back, most valuable first. Free-text columns share what is left.
+    """
+    natural = [max([width(h)] + [width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    least = [min(n, max(width(heads[i]), TEXT_MIN)) if columns[i] in FREE_TEXT else n
+             for i, n in enumerate(natural)]
+
+    def need(shown: list[int]) -> int:
+        return sum(least[i] for i in shown) + GAP * (len(shown) - 1)
+
+    shown = list(range(len(columns)))
+    dropped: list[int] = []
+    for name in drop:
+        if need(shown) <= room:
+            break
+        i = columns.index(name)
+        shown.remove(i)
+        dropped.append(i)
+    for i in reversed(dropped):
+        trial = sorted(shown + [i])
+        if need(trial) <= room:
+            shown = trial
+    widths = {i: least[i] for i in shown}
+    spare = room - need(shown)
+    for i in shown:  # free text grows back towards its natural width, left to right
+        if spare <= 0:
+            break
+        grow = min(natural[i] - widths[i], spare)
+        widths[i] += grow
+        spare -= grow
+    return shown, [widths[i] for i in shown]
+
+
+def _table_lines(rows: Sequence[dict], columns: Sequence[str], room: int | None) -> list[str]:
+    """The table as lines: whole when ``room`` is None (piped), else fitted to ``room`` cells."""
     heads = [header(c) for c in columns]
-    cells = [[cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(heads)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
-    for row in cells:
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-    return "\n".join(lines)
+    cells = [[column_cell(c, r.get(c)) for c in columns] for r in rows]
+    if room is None:
+        shown = list(range(len(columns)))
+        widths = [max([width(heads[i])] + [width(row[i]) for row in cells]) for i in shown]
+    else:
+        shown, widths = fit(columns, heads, cells, room, getattr(columns, "drop", ()))
+    lines = []
+    for row in [heads, *cells]:
+        line = (" " * GAP).join(_pad(cut(row[i], w), w) for i, w in zip(shown, widths))
+        lines.append(line.rstrip())
+    return lines
+
+
+def _plain_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
+    return "\n".join(_table_lines(rows, columns, None))
+
+
+def terminal_width() -> int:
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def _rich_console(stderr: bool = False):
@@ -93,7 +228,7 @@ def _rich_console(stderr: bool = False):
 
 def emit(data: Any, fmt: str = "table", *, columns: Sequence[str] | None = None,
          title: str | None = None, empty: str = "(no results)") -> None:
-    """Print ``data`` (a list of row dicts or one dict) as JSON or as a table."""
+    """Print ``data`` (a list of row dicts or one dict) as JSON or as a table (``wide``: all columns)."""
     if fmt == "json":
         sys.stdout.write(to_json(data) + "\n")
         return
@@ -101,16 +236,16 @@ def emit(data: Any, fmt: str = "table", *, columns: Sequence[str] | None = None,
         if not data:
             message(empty)
             return
-        cols = list(columns) if columns else list(data[0].keys())
+        cols = columns if columns else list(data[0].keys())
+        if fmt == "wide":
+            cols = list(cols)  # every column, none dropped
         if stdout_is_tty():
-            from rich.table import Table
-
-            table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False, box=None)
-            for c in cols:
-                table.add_column(header(c), overflow="fold")
-            for row in data:
-                table.add_row(*[_escape(cell(row.get(c))) for c in cols])
-            _rich_console().print(table)
+            lines = _table_lines(data, cols, terminal_width())
+            if title:
+                lines.insert(0, title)
+            if color_enabled():
+                lines[len(lines) - len(data) - 1] = f"\x1b[1m{lines[len(lines) - len(data) - 1]}\x1b[0m"
+            sys.stdout.write("\n".join(lines) + "\n")
         else:
             sys.stdout.write(_plain_table(data, cols) + "\n")
         return
@@ -122,7 +257,7 @@ def emit(data: Any, fmt: str = "table", *, columns: Sequence[str] | None = None,
 
 def emit_object(obj: dict, *, columns: Sequence[str] | None = None) -> None:
     keys = list(columns) if columns else list(obj.keys())
-    width = max((len(k) for k in keys), default=0)
+    pad = max((len(k) for k in keys), default=0)
     if stdout_is_tty():
         from rich.table import Table
 
@@ -130,11 +265,11 @@ def emit_object(obj: dict, *, columns: Sequence[str] | None = None) -> None:
         grid.add_column(style="bold")
         grid.add_column(overflow="fold")
         for k in keys:
-            grid.add_row(k, _escape(cell(obj.get(k))))
+            grid.add_row(k, _escape(column_cell(k, obj.get(k))))
         _rich_console().print(grid)
     else:
         for k in keys:
-            sys.stdout.write(f"{k.ljust(width)}  {cell(obj.get(k))}".rstrip() + "\n")
+            sys.stdout.write(f"{k.ljust(pad)}  {column_cell(k, obj.get(k))}".rstrip() + "\n")
 
 
 def _escape(text: str) -> str:

@@ -13,7 +13,9 @@ Each object (credential, model, posture, default, eval case, measurement, propos
   with ``validate()``; the contract test validates every command's ``-o json`` in both modes;
 * **table columns** — ``Obj.columns(mode)`` picks the declared table columns the mode's rows
   actually carry: a field the control plane does not report is dropped (or replaced by the
-  declared alternative) in remote mode instead of being printed blank.
+  declared alternative) in remote mode instead of being printed blank. ``drop`` lists the
+  columns a narrow terminal may leave out, least valuable first (``output.fit``); ``-o wide``
+  and piped output keep them all.
 
 Field origins:
 
@@ -58,11 +60,15 @@ class Field(NamedTuple):
 
 class Obj:
     def __init__(self, name: str, fields: Iterable[Field], *, table: Iterable[str] = (),
-                 open: bool = False, doc: str = "") -> None:
+                 drop: Iterable[str] = (), open: bool = False, doc: str = "") -> None:
         self.name = name
         self.fields = tuple(fields)
         self.by_name = {f.name: f for f in self.fields}
         self.table = tuple(table)
+        self.drop = tuple(drop)  # table specs (as in ``table``), least valuable first
+        unknown = [d for d in self.drop if d not in self.table]
+        if unknown:
+            raise ValueError(f"{name}: drop names columns not in its table: {unknown}")
         self.open = open
         self.doc = doc
 
@@ -112,14 +118,18 @@ class Obj:
 
     def columns(self, mode: str) -> list[str]:
         """The table columns for ``mode``: ``a|b`` is ``a`` where the mode reports it, else ``b``;
-        a column the mode does not report is left out rather than printed blank."""
-        out = []
+        a column the mode does not report is left out rather than printed blank. The answer is an
+        ``output.Columns``: it also carries which of them a narrow terminal may drop."""
+        from oc_cli.output import Columns
+
+        out, chosen = [], {}
         for spec in self.table:
             for name in spec.split("|"):
                 if self.reported(name, mode):
                     out.append(name)
+                    chosen[spec] = name
                     break
-        return out
+        return Columns(out, drop=[chosen[spec] for spec in self.drop if spec in chosen])
 
     def api_fields(self) -> frozenset[str]:
         return frozenset(f.name for f in self.fields if f.origin == API)
@@ -147,7 +157,7 @@ _PINNED = _local(F("pinnedSavingsPct", "number", null=True), F("pinnedCiLowPct",
 CREDENTIAL = Obj("credential", [
     *_SCOPED, F("provider"), F("secretRef"), F("litellmCredentialName", null=True), *_STAMPS,
 ], table=("id", "scope", "clusterTenant", "provider", "secretRef", "litellmCredentialName"),
-    doc="ProviderCredential (opencrane-api §3.1)")
+    drop=("litellmCredentialName", "scope", "clusterTenant"), doc="ProviderCredential (opencrane-api §3.1)")
 
 MODEL = Obj("model", [
     *_SCOPED, F("publicModelName"), F("litellmModelId"), F("upstreamModel"), F("apiBase", null=True),
@@ -155,13 +165,13 @@ MODEL = Obj("model", [
     *_local(F("inputCostPerMtok", "number", null=True), F("outputCostPerMtok", "number", null=True)),
     *_STAMPS,
 ], table=("id", "scope", "clusterTenant", "publicModelName", "upstreamModel", "isDefault"),
-    doc="ModelDefinition (§2.1); prices are local mode's cost fallback")
+    drop=("scope", "isDefault", "clusterTenant"), doc="ModelDefinition (§2.1); prices are local mode's cost fallback")
 
 TENANT = Obj("tenant", [
     F("id"), F("name"), F("description", null=True), F("grantAllGlobal", "bool"), F("ownedModels", "int"),
     F("allowedModels", "strings"), *_STAMPS,
 ], table=("name", "grantAllGlobal", "ownedModels", "allowedModels", "createdAt"),
-    doc="A ClusterTenant and its allowlist (local mode; the public API has none)")
+    drop=("createdAt", "grantAllGlobal", "ownedModels"), doc="A ClusterTenant and its allowlist (local mode; the public API has none)")
 
 TENANT_MODELS = Obj("tenant-models", [
     F("clusterTenant", origin=LOCAL), F("models", "strings"), F("defaultModel", null=True),
@@ -172,18 +182,19 @@ TENANT_MODELS = Obj("tenant-models", [
 POSTURE = Obj("posture", [
     F("key", origin=DERIVED), F("name"), F("scope"), F("team"), F("path"), F("modelMode", null=True),
     F("pinnedModel", null=True), F("autoConfig", "object", null=True), *_STAMPS,
-], table=("key", "modelMode", "pinnedModel", "autoConfig", "updatedAt"),
+], table=("key", "modelMode", "pinnedModel", "autoConfig", "updatedAt"), drop=("updatedAt", "autoConfig"),
     doc="SkillModelPostureView (§4.1); `key` is the skill key NAME, SCOPE/NAME or SCOPE/TEAM/NAME")
 
 DEFAULT = Obj("default", [
     *_SCOPED, F("defaultModel", null=True), F("autoConfig", "object", null=True), *_STAMPS,
-], table=("id", "scope", "clusterTenant", "defaultModel", "autoConfig"),
+], table=("id", "scope", "clusterTenant", "defaultModel", "autoConfig"), drop=("autoConfig", "scope"),
     doc="ModelRoutingDefault (§6.1)")
 
 EVAL_CASE = Obj("eval-case", [
     F("id"), *_SKILL, F("input", "json"), F("expected", "json", null=True), F("qualityBar", "number"),
     *_STAMPS, F("skill", origin=TABLE),
-], table=("id", "skill", "qualityBar", "input", "expected", "createdAt"), doc="RoutingEvalCase (§7.1)")
+], table=("id", "skill", "qualityBar", "input", "expected", "createdAt"),
+    drop=("createdAt", "qualityBar", "expected"), doc="RoutingEvalCase (§7.1)")
 
 DECISION = Obj("decision", [
     F("propose", "bool"), F("reasons", "strings"), F("checks", "object"),
@@ -213,6 +224,8 @@ MEASUREMENT = Obj("measurement", [
 ], open=True, table=("id", "skill", "currentModel", "candidateModel", "status", "sampledCalls",
                      "pinnedSavingsPct|projectedSavingsPct", "pinnedCiLowPct|ciLowPct",
                      "pinnedCiHighPct|ciHighPct", "candidatePassRate|atBarCheapFraction", "proposalId", "runAt"),
+    drop=("pinnedCiLowPct|ciLowPct", "pinnedCiHighPct|ciHighPct", "runAt", "sampledCalls",
+          "candidatePassRate|atBarCheapFraction", "proposalId", "currentModel", "pinnedSavingsPct|projectedSavingsPct"),
     doc="RoutingMeasurement (§8.1); local mode adds the run's status, baseline, judge and statistics")
 
 PROPOSAL = Obj("proposal", [
@@ -221,7 +234,8 @@ PROPOSAL = Obj("proposal", [
     F("measurementId", null=True), F("status"), F("decidedBy", null=True), F("decidedAt", null=True),
     F("createdAt"), *_PINNED, F("skill", origin=TABLE),
 ], table=("id", "skill", "fromModel", "proposedModel", "projectedSavingsPct", "pinnedSavingsPct", "status",
-          "createdAt"), doc="RoutingProposal (§9.1)")
+          "createdAt"), drop=("createdAt", "projectedSavingsPct", "pinnedSavingsPct", "fromModel"),
+    doc="RoutingProposal (§9.1)")
 
 RECOMMENDATION = Obj("recommendation", [
     *_SKILL, F("modelMode", null=True), F("currentModel", null=True), F("recommendedModel", null=True),
@@ -242,6 +256,7 @@ USAGE_ROW = Obj("usage-row", [
     F("passed", "bool", null=True),
 ], table=("startTime", "source", "kind", "model", "skill", "clusterTenant", "promptTokens", "completionTokens",
           "spendUsd", "latencyMs", "status", "requestId"),
+    drop=("source", "requestId", "completionTokens", "promptTokens", "clusterTenant", "kind", "latencyMs"),
     doc="One gateway call: imported LiteLLM spend log or oc's own measurement call (local mode)")
 
 AUDIT_ENTRY = Obj("audit-entry", [
@@ -249,7 +264,7 @@ AUDIT_ENTRY = Obj("audit-entry", [
     F("tenant", null=True, optional=True), F("action"), F("resource"), F("message"),
     *_local(F("before", "json", null=True), F("after", "json", null=True)),
 ], table=("timestamp", "actor", "tenant", "action", "resource", "message"),
-    doc="An audit entry (§12); the API omits `tenant` when there is none")
+    drop=("resource", "tenant", "actor"), doc="An audit entry (§12); the API omits `tenant` when there is none")
 
 PAGINATION = Obj("pagination", [F("limit", "int"), F("hasMore", "bool"), F("nextCursor", optional=True)])
 

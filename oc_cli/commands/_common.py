@@ -14,13 +14,14 @@ from oc_cli.errors import ValidationError
 
 def _check_format(value: str) -> str:
     if value not in output.FORMATS:
-        raise typer.BadParameter(f"expected 'table' or 'json', got {value!r}")
+        raise typer.BadParameter(f"expected one of {', '.join(output.FORMATS)}, got {value!r}")
     return value
 
 
 def OutputOpt() -> Any:  # noqa: N802 - reads like a type in signatures
-    return typer.Option("table", "-o", "--output", metavar="table|json", callback=_check_format,
-                        help="Output format: table (for people) or json (the API's wire shape).")
+    return typer.Option("table", "-o", "--output", metavar="table|wide|json", callback=_check_format,
+                        help="Output format: table (for people; fits the terminal), wide (every column) "
+                             "or json (the API's wire shape).")
 
 
 def backend():
