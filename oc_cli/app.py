@@ -146,13 +146,79 @@ def root(
     )
 
 
+# Root options that may also follow the subcommand (kubectl style). --version, --help stay put.
+GLOBAL_OPTIONS = {"--db": True, "--context": True, "--url": True, "--as-tenant": True, "--no-color": False,
+                  "--ca-bundle": True, "--insecure": False, "--request-timeout": True}  # name -> takes a value
+
+
+def hoist_global_options(root: Any, args: list[str]) -> list[str]:
+    """``args`` with the global options that follow a subcommand moved before it.
+
+    ``oc model list --db x.db`` becomes ``oc --db x.db model list``. The command line is walked
+    the way click walks it: words that name a group's subcommand descend into it; an option that
+    the command reached so far declares itself is its own (with its value) and stays, so a
+    command's own ``--url`` wins; ``--`` ends the options. Only when some later word looks like a
+    global option are subcommand modules loaded to learn their options.
+    """
+    first = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if first is None or "--" in args[:first]:
+        return args
+    # skip values of root options before the first subcommand (`oc --db model model list`)
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if GLOBAL_OPTIONS.get(args[i]) else 1
+    first = i
+    if first >= len(args) or not any(a.split("=", 1)[0] in GLOBAL_OPTIONS for a in args[first + 1:]):
+        return args
+    head, moved, rest = list(args[:first]), [], []
+    cmd, i = root, first
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            rest.extend(args[i:])
+            break
+        if not word.startswith("-") or word == "-":
+            sub = cmd.get_command(None, word) if hasattr(cmd, "get_command") else None
+            if sub is not None:
+                cmd = sub
+            rest.append(word)
+            i += 1
+            continue
+        name = word.split("=", 1)[0]
+        own = _own_option(cmd, name)
+        if own is not None:  # the command's own option (and its value) stays where it is
+            takes_value = not own.is_flag and not own.count and "=" not in word
+            rest.extend(args[i:i + (2 if takes_value else 1)])
+            i += 2 if takes_value else 1
+        elif name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name] and "=" not in word
+            moved.extend(args[i:i + (2 if takes_value else 1)])
+            i += 2 if takes_value else 1
+        else:  # unknown: click reports it
+            rest.append(word)
+            i += 1
+    return head + moved + rest
+
+
+def _own_option(cmd: Any, name: str) -> Any:
+    for param in getattr(cmd, "params", ()):
+        if name in getattr(param, "opts", ()) or name in getattr(param, "secondary_opts", ()):
+            return param
+    return None
+
+
 def _usage_line(exc: Any) -> str:
     msg = " ".join(str(exc.format_message()).split())
     cmd = ""
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         cmd = ctx.command_path
-    hint = f" (hint: see '{cmd} --help')" if cmd else ""
+    hint = ""
+    if cmd:
+        hint = f" (hint: see '{cmd} --help'"
+        if type(exc).__name__ == "NoSuchOption" and cmd != "oc":
+            hint += "; global options such as --db, --url and --no-color: 'oc --help'"
+        hint += ")"
     return f"error: {msg} [USAGE]{hint}"
 
 
@@ -169,6 +235,8 @@ def main(argv: list[str] | None = None) -> None:
 
             register_shells()
         cmd = typer.main.get_command(app)
+        if not os.environ.get("_OC_COMPLETE"):
+            args = hoist_global_options(cmd, list(args))
         rv = cmd.main(args=args, prog_name="oc", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
         if code == 130:  # typer turns Ctrl-C into Exit(130)

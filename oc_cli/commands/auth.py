@@ -45,14 +45,48 @@ def login(
             raise ValidationError("--token-stdin: no token on standard input")
         if any(ch.isspace() for ch in token) or len(token) > 4096:
             raise ValidationError("--token-stdin: that is not a token", "expected one line without spaces")
+        unverified = _verify(url, token)  # a rejected token raises here and is not stored
     else:
         token = device_login(url, open_browser=not no_browser and sys.stdout.isatty(), say=output.message)
+        unverified = None  # the server itself just issued it
     where = store_token(token, url)
-    if where.startswith("Token saved"):
-        output.success(f"Authenticated to {url}. {where}")
-    else:
+    if not where.startswith("Token saved"):
         output.warn(where)
-        output.success(f"Authenticated to {url}.")
+        where = ""
+    if unverified:
+        output.warn(f"could not verify the token: {unverified}")
+        output.message(f"Token stored for {url} but not verified; the next command against it will tell. {where}".rstrip())
+    else:
+        output.success(f"Authenticated to {url}. {where}".rstrip())
+
+
+def _client(url: str, token: str | None):
+    from oc_cli.remote.client import ApiClient
+
+    s = runtime.settings()
+    verify: bool | str = False if s.insecure else (s.ca_bundle or True)
+    return ApiClient(url, token, timeout=min(s.request_timeout or 10.0, 10.0), verify=verify, retries=0)
+
+
+def _verify(url: str, token: str) -> str | None:
+    """Check a token read from stdin with one authenticated read (opencrane-api §1.4: /auth/* is
+    public, so /auth/me cannot tell). None when the server accepted it; the reason when it could
+    not be asked. A rejected token raises (exit 7) and is never stored."""
+    from oc_cli.errors import ForbiddenError, UpstreamError
+
+    client = _client(url, token)
+    try:
+        client.request("GET", "/models", what="verify the token")
+    except (AuthRequiredError, ForbiddenError) as exc:
+        raise AuthRequiredError(f"the control plane at {url} rejected the token", exc.why or exc.what,
+                                code="INVALID_TOKEN",
+                                hint="check the token (nothing was stored), or run `oc auth login` without "
+                                     "--token-stdin") from None
+    except UpstreamError as exc:
+        return exc.why or exc.what
+    finally:
+        client.close()
+    return None
 
 
 @app.command("status")
@@ -81,15 +115,18 @@ def status(fmt: str = OutputOpt()) -> None:
 @app.command("logout")
 def logout() -> None:
     """Forget the stored token (even when the server is unreachable)."""
-    from oc_cli.remote.auth import delete_token
+    from oc_cli.remote.auth import delete_token, load_token
 
     url = _url()
-    try:
-        from oc_cli.remote.client import ApiClient
-
-        ApiClient(url, None, timeout=5.0, retries=0).request("POST", "/auth/logout", what="logout")
-    except Exception:  # the local token goes regardless of what the server says
-        output.warn("server-side logout failed (the stored token is removed anyway)")
+    stored, source = load_token(url)
+    if stored and source != "env":  # nothing stored: no session to end, nothing to warn about
+        client = _client(url, stored)
+        try:
+            client.request("POST", "/auth/logout", what="logout")
+        except Exception:  # the local token goes regardless of what the server says
+            output.warn("server-side logout failed (the stored token is removed anyway)")
+        finally:
+            client.close()
     removed = delete_token(url)
     if removed:
         output.success(f"Logged out of {url}; token removed from the {' and the '.join(removed)}.")

@@ -482,6 +482,7 @@ def test_token_stdin_then_commands_use_it_and_logout_works_with_the_server_stopp
     oc.url = server.url
     login = oc("auth", "login", "--token-stdin", input="ci-secret-token-1234\n")
     assert login.code == 0, login.stderr
+    assert f"Authenticated to {server.url}" in login.stderr and "not verified" not in login.stderr
     assert_private_file(oc.credentials)
     assert oc("model", "list", "-o", "json").code == 0
 
@@ -514,7 +515,12 @@ def test_token_stdin_refuses_empty_input(dev: ControlPlaneServer, oc: Oc) -> Non
 def test_environment_token_wins_over_the_stored_one(servers, oc: Oc) -> None:
     server = servers(api_token="right-token-5678")
     oc.url = server.url
-    assert oc("auth", "login", "--token-stdin", input="stale-token-0000\n").code == 0
+    # a token the server rejects is refused at login and not stored ...
+    assert_one_error_line(oc("auth", "login", "--token-stdin", input="stale-token-0000\n"), 7, "INVALID_TOKEN")
+    assert not oc.credentials.exists()
+    # ... but one that went stale after login stays stored until the next call tells
+    oc.credentials.parent.mkdir(parents=True, exist_ok=True)
+    oc.credentials.write_text(json.dumps({"token": "stale-token-0000", "baseUrl": server.url}))
     assert_one_error_line(oc("model", "list"), 7, "INVALID_TOKEN")
     oc.token = "right-token-5678"
     assert oc("model", "list", "-o", "json").code == 0
@@ -550,3 +556,31 @@ def test_a_usable_keyring_holds_the_token_and_logout_removes_it(dev: ControlPlan
     assert logout.code == 0 and "removed from the keyring" in logout.stderr
     assert oc.keyring_entries() == {}
     assert all("keyring-token-77" not in out for out in oc.outputs)
+
+
+def test_token_stdin_against_an_unreachable_server_stores_it_unverified(oc: Oc) -> None:
+    oc.url, oc.token = closed_port_url(), None
+    run = oc("auth", "login", "--token-stdin", input="offline-token-99\n")
+    assert run.code == 0, run.stderr
+    assert "Authenticated" not in run.stderr and "✓" not in run.stderr
+    assert "could not verify the token" in run.stderr and "connection refused" in run.stderr
+    assert "not verified" in run.stderr
+    assert json.loads(oc.credentials.read_text())["token"] == "offline-token-99"
+
+
+def test_logout_without_a_token_does_not_call_the_server_or_warn(dev: ControlPlaneServer, oc: Oc) -> None:
+    oc.token = None
+    before = len(dev.requests)
+    run = oc("auth", "logout")
+    assert run.code == 0, run.stderr
+    assert "warning" not in run.stderr and "No stored token" in run.stderr
+    assert len(dev.requests) == before
+
+
+def test_global_options_after_the_subcommand(dev: ControlPlaneServer, oc: Oc) -> None:
+    url, oc.url, oc.token = oc.url, None, None
+    run = oc("auth", "login", "--url", url, "--token-stdin", input="after-token-31\n")
+    assert run.code == 0, run.stderr
+    assert f"Authenticated to {url}" in run.stderr
+    assert json.loads(oc.credentials.read_text()) == {"token": "after-token-31", "baseUrl": url}
+    assert oc("model", "list", "--url", url, "-o", "json").code == 0
