@@ -86,6 +86,22 @@ def _models(result: dict, fmt: str) -> None:
     from oc_cli import output
 
     default = result.get("defaultModel")
-    output.message(f"default model: {default} ({result.get('defaultSource')})" if default else "default model: none")
-    if result.get("note"):
+    if not default:
+        output.message("default model: none")
+    elif result.get("defaultAllowed") is False:
+        output.warn(f"default model: {default} ({result.get('defaultSource')}) — not on the allowlist, so skills "
+                    f"that fall to it resolve to blocked")
+    else:
+        output.message(f"default model: {default} ({result.get('defaultSource')})")
+    if result.get("note") and result.get("defaultAllowed") is not False:
         output.message(f"note: {result['note']}")
+    blocked = result.get("blockedSkills") or []
+    if blocked:
+        n = len(blocked)
+        output.warn(f"{n} skill{'' if n == 1 else 's'} of ClusterTenant {result['clusterTenant']} now "
+                    f"resolve{'s' if n == 1 else ''} to blocked:")
+        for b in blocked:
+            how = "pinned to" if b["source"] == "skill-pinned" else f"{b['source']} →"
+            output.message(f"  {b['skill']}  ({how} {b['blockedModel']})")
+        output.message(f"  to undo: oc cluster-tenant grant {result['clusterTenant']} "
+                       + " ".join(f"--model {m}" for m in sorted({b['blockedModel'] for b in blocked})))

@@ -434,31 +434,42 @@ class RegistryMixin(LocalBase):
                            before={"granted": removed})
             else:
                 self.note("nothing changed: not granted")
-            return self._tenant_models(c, name)
+            out = self._tenant_models(c, name)
+            out["blockedSkills"] = self.blocked_skills(c, name, removed)
+            return out
 
     def _tenant_models(self, c: sqlite3.Connection, name: str) -> Json:
+        """The allowlist and the default the tenant's auto skills fall to.
+
+        The default is the one resolution uses (domain/resolution.py): the tenant's own default
+        when it names a model, else the global one, else a model marked isDefault. It is shown
+        even when it is off the allowlist (``defaultAllowed`` false): resolution does not fall
+        back to another default then, it blocks.
+        """
         al = self.allowlist(c, name)
         default, source, note = None, None, None
         ct = c.execute("SELECT * FROM routing_defaults WHERE scope='clusterTenant' AND cluster_tenant = ?",
                        (name,)).fetchone()
         gl = c.execute("SELECT * FROM routing_defaults WHERE scope='global'").fetchone()
-        chain = [("cluster-tenant-default", ct), ("global-default", gl)]
-        for label, row in chain:
-            if row is not None and row["default_model"]:
-                if al.allows(row["default_model"]):
-                    default, source = row["default_model"], label
-                    break
-                note = f"the {label.replace('-', ' ')} '{row['default_model']}' is not on the allowlist"
+        for label, row in (("cluster-tenant-default", ct), ("global-default", gl)):
+            if row is not None and row["default_model"] and row["default_model"].strip():
+                default, source = row["default_model"].strip(), label
+                break
         if default is None:
             for m in self.all_models(c):
                 if m["isDefault"] and al.allows(m["publicModelName"]) and self.visible_to(m, name):
                     default, source = m["publicModelName"], "is-default-model"
                     break
+        allowed = al.allows(default) if default else None
+        if default and not allowed:
+            note = (f"the {source.replace('-', ' ')} '{default}' is not on the allowlist: skills that fall to it "
+                    f"resolve to blocked")
         out = {
             "clusterTenant": name,
             "models": al.models,
             "defaultModel": default,
             "defaultSource": source,
+            "defaultAllowed": allowed,
             "sources": dict(al.sources),
             "grantAllGlobal": al.grant_all_global,
         }

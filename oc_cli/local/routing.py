@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Iterable
 
 from oc_cli.domain import resolution
 from oc_cli.domain.allowlist import Allowlist
@@ -242,6 +243,22 @@ class RoutingMixin(LocalBase):
             if not key.team or self.skill_visible(key.team):
                 return self._resolve(c, key, tenant, request_model)
             raise NotFoundError(f"skill '{key}' not found", code="SKILL_NOT_FOUND")
+
+    def blocked_skills(self, c: sqlite3.Connection, tenant: str, models: Iterable[str]) -> list[Json]:
+        """The registered skills that resolve to blocked for ``tenant`` on one of ``models``
+        (pinned to it, or on auto or without a posture and falling to a default that names it):
+        the tenant's team skills and every skill without a team, through the resolution itself."""
+        models = set(models)
+        if not models:
+            return []
+        al = {tenant: self.allowlist(c, tenant)}
+        out = []
+        for r in c.execute("SELECT name, scope, team FROM skills WHERE team = '' OR team = ? "
+                           "ORDER BY scope, team, name", (tenant,)).fetchall():
+            res = self._resolve(c, SkillKey(r["name"], r["scope"], r["team"]), tenant, None, al)
+            if res["blocked"] and res["blockedModel"] in models:
+                out.append({"skill": res["skill"], "source": res["source"], "blockedModel": res["blockedModel"]})
+        return out
 
     def resolve_all(self) -> list[Json]:
         out: list[Json] = []

@@ -223,3 +223,26 @@ def test_resolve_is_blocked_when_acme_was_never_granted_the_winner(run_oc, oc_ma
     # would need a granted model, and the refusal says how to grant it
     refused = run_oc("model-default", "set", "--cluster-tenant", "acme", "--model", "my-cheap-model")
     assert refused.code == 5 and "oc cluster-tenant grant acme --model my-cheap-model" in refused.err
+
+
+def test_revoke_names_the_skills_it_blocks_and_models_shows_the_tenants_default(run_oc, oc_main):
+    register_models(oc_main)
+    ok(oc_main, "cluster-tenant", "create", "acme")
+    ok(oc_main, "cluster-tenant", "grant", "acme", "--model", "my-cheap-model", "--model", "my-fast-model")
+    ok(oc_main, "model-default", "set", "--cluster-tenant", "acme", "--model", "my-cheap-model")
+    ok(oc_main, "skill-posture", "set", "team/acme/summarise", "--auto")
+    ok(oc_main, "skill-posture", "set", "team/acme/translate", "--pinned-model", "my-cheap-model")
+    ok(oc_main, "skill-posture", "set", "team/acme/classify", "--pinned-model", "my-fast-model")
+
+    revoked = ok(run_oc, "cluster-tenant", "revoke", "acme", "--model", "my-cheap-model")
+    assert "warning: 2 skills of ClusterTenant acme now resolve to blocked:" in revoked.err
+    assert "team/acme/summarise  (skill-auto → my-cheap-model)" in revoked.err
+    assert "team/acme/translate  (pinned to my-cheap-model)" in revoked.err
+    assert "classify" not in revoked.err
+    assert "to undo: oc cluster-tenant grant acme --model my-cheap-model" in revoked.err
+
+    models = ok(run_oc, "cluster-tenant", "models", "acme")
+    shown = ok(run_oc, "model-default", "show", "acme", "-o", "json").json()["defaultModel"]
+    assert shown == "my-cheap-model"
+    assert f"default model: {shown} (cluster-tenant-default) — not on the allowlist" in models.err
+    assert "default model: none" not in models.err

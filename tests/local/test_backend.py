@@ -294,6 +294,45 @@ def test_allowlist_is_owned_union_granted(world, op):
     assert out["models"] == ["acme-tuned", "gpt-big"]
 
 
+def test_revoke_names_the_skills_it_blocks_as_resolution_sees_them(world, op):
+    op.grant_models("acme", ["gpt-mini", "gpt-big"])
+    op.set_default(cluster_tenant="acme", default_model="gpt-mini", auto_config=None, fields={"defaultModel"})
+    op.set_posture(parse("team/acme/auto"), mode="auto")
+    op.set_posture(parse("team/acme/pinned"), mode="pinned", pinned_model="gpt-mini")
+    op.set_posture(parse("team/acme/other"), mode="pinned", pinned_model="gpt-big")  # not affected
+    op.set_posture(parse("team/beta/auto"), mode="auto")  # another tenant's skill
+    op.set_posture(parse("org/shared"), mode="auto")  # no team: resolves for acme too
+    out = op.revoke_models("acme", ["gpt-mini"])
+    assert out["blockedSkills"] == [
+        {"skill": "shared", "source": "skill-auto", "blockedModel": "gpt-mini"},
+        {"skill": "team/acme/auto", "source": "skill-auto", "blockedModel": "gpt-mini"},
+        {"skill": "team/acme/pinned", "source": "skill-pinned", "blockedModel": "gpt-mini"},
+    ]
+    # the same answer as resolution itself gives, skill by skill
+    for b in out["blockedSkills"]:
+        r = op.resolve(parse(b["skill"]), cluster_tenant="acme")
+        assert (r["blocked"], r["blockedModel"], r["source"]) == (True, "gpt-mini", b["source"])
+    assert op.resolve(parse("team/acme/other"))["model"] == "gpt-big"
+    # revoking what is not granted blocks nothing new
+    assert op.revoke_models("acme", ["gpt-mini"])["blockedSkills"] == []
+
+
+def test_tenant_models_shows_the_tenants_own_default_even_off_the_allowlist(world, op):
+    op.set_default(cluster_tenant=None, default_model="gpt-big", auto_config=None, fields={"defaultModel"})
+    op.grant_models("acme", ["gpt-mini", "gpt-big"])
+    op.set_default(cluster_tenant="acme", default_model="gpt-mini", auto_config=None, fields={"defaultModel"})
+    out = op.tenant_models("acme")
+    assert (out["defaultModel"], out["defaultSource"], out["defaultAllowed"]) == \
+        ("gpt-mini", "cluster-tenant-default", True)
+    op.revoke_models("acme", ["gpt-mini"])
+    out = op.tenant_models("acme")
+    # the same model `model-default show acme` names, not the global default resolution never falls to
+    assert op.get_default("acme")["defaultModel"] == out["defaultModel"] == "gpt-mini"
+    assert (out["defaultSource"], out["defaultAllowed"]) == ("cluster-tenant-default", False)
+    assert "not on the allowlist" in out["note"]
+    assert op.tenant_models("beta")["defaultModel"] == "gpt-big"  # no own default: the global one
+
+
 def test_granting_twice_changes_nothing(world, op):
     op.grant_models("acme", ["gpt-big"])
     n = audit_count(op)
@@ -331,7 +370,9 @@ def test_removing_a_global_model_drops_its_grants(world, op):
 def test_tenant_models_reports_the_effective_default(world, op):
     op.set_default(cluster_tenant=None, default_model="gpt-mini", auto_config=None, fields={"defaultModel"})
     out = op.tenant_models("acme")
-    assert out["defaultModel"] is None and "not on the allowlist" in out["note"]
+    # named, but marked: acme's auto skills resolve to blocked on it (resolution does not fall back)
+    assert (out["defaultModel"], out["defaultAllowed"]) == ("gpt-mini", False)
+    assert "not on the allowlist" in out["note"]
     op.grant_models("acme", ["gpt-mini"])
     assert (op.tenant_models("acme")["defaultModel"], op.tenant_models("acme")["defaultSource"]) == \
         ("gpt-mini", "global-default")
