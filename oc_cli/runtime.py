@@ -20,7 +20,7 @@ _state: dict = {"options": Options(), "settings": None, "backend": None}
 def configure(options: Options) -> None:
     from oc_cli.output import set_no_color
 
-    _state.update(options=options, settings=None, backend=None)
+    _state.update(options=options, settings=None, backend=None, creating=False)
     set_no_color(options.no_color)
 
 
@@ -42,8 +42,21 @@ def backend() -> "ControlPlane":
         else:
             from oc_cli.local.backend import LocalControlPlane
 
-            _state["backend"] = LocalControlPlane(s.db_path, tenant=s.tenant, actor=s.actor, settings=s)
+            b = LocalControlPlane(s.db_path, tenant=s.tenant, actor=s.actor, settings=s)
+            _state["backend"] = b
+            if b.store.created and s.db_source == "--db" and not _state.get("creating"):
+                # a mistyped --db path would otherwise quietly answer from a new, empty database
+                from oc_cli.output import message
+
+                message(f"note: {s.db_path} did not exist: created a new, empty database there (--db)")
+            if s.tenant is not None:
+                b.require_identity_tenant(s.tenant_source or "--as-tenant")
     return _state["backend"]
+
+
+def creating_database() -> None:
+    """`oc init` says itself that it created the database."""
+    _state["creating"] = True
 
 
 def local_backend(feature: str) -> "ControlPlane":

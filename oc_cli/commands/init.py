@@ -15,6 +15,7 @@ def init(fmt: str = OutputOpt()) -> None:
     """Create (or upgrade) the local database. Safe to run again."""
     s = runtime.settings()
     existed = s.db_path.exists()
+    runtime.creating_database()
     b = runtime.local_backend("init")
     result = {"database": str(s.db_path), "schemaVersion": b.store.schema_version, "created": not existed,
               "source": s.db_source}

@@ -100,6 +100,17 @@ class LocalBase:
                 hint="run without --as-tenant / OC_AS_TENANT, or use an operator context",
             )
 
+    def require_identity_tenant(self, source: str = "--as-tenant") -> None:
+        """The tenant this identity acts as (--as-tenant, OC_AS_TENANT, a context) must exist."""
+        if self.tenant is None:
+            return
+        with self.store.read() as c:
+            if c.execute("SELECT 1 FROM cluster_tenants WHERE name = ?", (self.tenant,)).fetchone() is None:
+                raise NotFoundError(f"{source}: ClusterTenant '{self.tenant}' not found",
+                                    "every command would act as a tenant that does not exist",
+                                    code="CLUSTER_TENANT_NOT_FOUND",
+                                    hint="an operator lists them with: oc cluster-tenant list")
+
     def require_tenant_exists(self, c: sqlite3.Connection, name: str, flag: str = "--cluster-tenant") -> None:
         if c.execute("SELECT 1 FROM cluster_tenants WHERE name = ?", (name,)).fetchone() is None:
             if self.tenant is not None and name != self.tenant:

@@ -29,6 +29,7 @@ class StoreError(OcError):
 class Store:
     def __init__(self, path: Path | str, *, create: bool = True) -> None:
         self.path = Path(path)
+        self.created = str(self.path) != ":memory:" and not self.path.exists()  # this call made the file
         if str(self.path) != ":memory:":
             if not self.path.exists() and not create:
                 raise StoreError(f"database {self.path} does not exist", "run `oc init` first")

@@ -78,6 +78,11 @@ def test_unconfigured_run_reports_missing_settings_and_writes_nothing(tmp_path: 
     assert "status: unconfigured" in plain.stderr
     for name in SEAMS:
         assert name in plain.stderr
+    assert "seams" not in plain.stderr.lower() and "Shadow" not in plain.stderr  # no jargon for people
+
+    # resuming a run that does not exist is "not found", gateway or not
+    missing = oc.run("routing", "measurement", "run", "--resume", "nosuch", expect=3)
+    assert "measurement 'nosuch' not found" in missing.stderr and "[NOT_FOUND]" in missing.stderr
 
     required = oc.run("routing", "measurement", "run", "--skill-name", "summarise",
                       "--candidate-model", "my-cheap-model", "--require-configured", expect=6)

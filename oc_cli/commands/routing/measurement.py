@@ -63,7 +63,7 @@ def run(
     if result.get("status") == "unconfigured":
         # The control plane's answer conflates three causes (opencrane-api §8.3 step 4) and names none.
         missing = (", ".join(result["missing"]) if result.get("missing") else
-                   "not reported by the control plane (its measurement seams, the skill's eval cases,"
+                   "not reported by the control plane (its gateway and judge settings, the skill's eval cases,"
                    " or a baseline: pass --current-model)")
         if require_configured:  # the error line alone says it all (one line on stderr, exit 6)
             raise UnconfiguredError("measurement not run", f"missing: {missing}",
@@ -71,7 +71,9 @@ def run(
         if fmt == "json":
             output.emit(result, "json")
         else:
-            output.message(f"status: unconfigured — {result.get('note')} Missing: {missing}.")
+            # the wire `note` is the control plane's own wording ("Shadow-measurement seams …");
+            # people get a plain sentence
+            output.message(f"status: unconfigured — nothing was run or recorded. Missing: {missing}.")
         return
     if fmt == "json":
         output.emit(result, "json")

@@ -1,0 +1,28 @@
+"""What a new user trips over in the first hour (issue 13, item 10): each a test that catches it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def test_a_new_database_made_by_a_mistyped_db_path_is_announced(run_oc, tmp_path) -> None:
+    typo = tmp_path / "proudction.db"
+    first = run_oc("--db", str(typo), "model", "list")
+    assert first.code == 0
+    assert f"note: {typo} did not exist: created a new, empty database there (--db)" in first.err
+    again = run_oc("--db", str(typo), "model", "list")
+    assert "did not exist" not in again.err  # only the call that created it says so
+    made = run_oc("--db", str(tmp_path / "fresh.db"), "init")  # init says it itself, once
+    assert made.code == 0 and "did not exist" not in made.err and "database created" in made.err
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_acting_as_a_tenant_that_does_not_exist_is_not_found(run_oc, how) -> None:
+    assert run_oc("cluster-tenant", "create", "acme").code == 0
+    args, env = (["--as-tenant", "nosuch"], None) if how == "flag" else ([], {"OC_AS_TENANT": "nosuch"})
+    result = run_oc(*args, "model", "list", env=env)
+    assert result.code == 3 and result.out == ""
+    assert "ClusterTenant 'nosuch' not found" in result.err and "[CLUSTER_TENANT_NOT_FOUND]" in result.err
+    assert run_oc("--as-tenant", "acme", "model", "list", "-o", "json").code == 0
