@@ -7,4 +7,4 @@ _oc_completion() {
     return 0
 }
 
-complete -o default -F _oc_completion oc
+complete -o default -F _oc_completion oc opencrane

@@ -61,6 +61,20 @@ class LazyGroup(TyperGroup):
         self.commands[cmd_name] = cmd
         return cmd
 
+    def resolve_command(self, ctx: Any, args: list[str]):
+        """As click, but "did you mean" also knows the subcommands not loaded yet (``oc modle``)."""
+        try:
+            return self._click_resolve_command(ctx, args)
+        except Exception as exc:
+            from difflib import get_close_matches
+
+            message = getattr(exc, "message", None)
+            if message and message.startswith("No such command") and args:
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    exc.message = f"{message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            raise
+
     def shell_complete(self, ctx: Any, incomplete: str) -> list:
         """Complete subcommand names from the static table (no module imports), then options."""
         from typer._click.shell_completion import CompletionItem

@@ -19,6 +19,7 @@ import sys
 import typer
 
 PROG_NAME = "oc"
+PROG_NAMES = ("oc", "opencrane")  # the package installs both commands; both complete
 COMPLETE_VAR = "_OC_COMPLETE"
 
 
@@ -51,7 +52,25 @@ def script(shell: Shell | str) -> str:
     # The base class's source() formats the template; BashComplete's override would also spawn
     # a bash process to check its version, which fails noisily where bash is not installed
     # (a container generating a script for another machine).
-    return ShellComplete.source(comp).strip() + "\n"
+    return _for_every_name(Shell(shell), ShellComplete.source(comp).strip()) + "\n"
+
+
+def _for_every_name(shell: Shell, text: str) -> str:
+    """Typer's script completes ``oc`` only: register it for ``opencrane`` as well, each calling
+    back the command that is being completed."""
+    names = " ".join(PROG_NAMES)
+    if shell is Shell.bash:  # the function calls back $1, the command being completed
+        head, _, last = text.rpartition("\n")
+        return f"{head}\n{last.removesuffix(PROG_NAME)}{names}"
+    if shell is Shell.zsh:
+        text = text.replace(f"#compdef {PROG_NAME}\n", f"#compdef {names}\n", 1)
+        text = text.replace(f"_OC_COMPLETE=complete_zsh {PROG_NAME})", "_OC_COMPLETE=complete_zsh ${words[1]})")
+        return text.replace(f"compdef _oc_completion {PROG_NAME}", f"compdef _oc_completion {names}")
+    # fish: one line per command, each calling itself back
+    return "\n".join(text.replace(f"--command {PROG_NAME} ", f"--command {name} ")
+                      .replace(f"(commandline -cp) {PROG_NAME})", f"(commandline -cp) {name})")
+                      .replace(f'(commandline -cp) {PROG_NAME}"', f'(commandline -cp) {name}"')
+                      for name in PROG_NAMES)
 
 
 @app.command("completion")

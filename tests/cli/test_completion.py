@@ -56,11 +56,15 @@ def test_shipped_file_matches_oc_completion(shell: str, tmp_path: Path) -> None:
 def test_scripts_call_oc_back_with_the_completion_variable(tmp_path: Path) -> None:
     bash = oc_completion("bash", tmp_path).stdout
     assert f"{COMPLETE_VAR}=complete_bash" in bash
-    assert bash.rstrip().endswith("complete -o default -F _oc_completion oc")
+    # both installed commands complete, each calling itself back
+    assert bash.rstrip().endswith("complete -o default -F _oc_completion oc opencrane")
     zsh = oc_completion("zsh", tmp_path).stdout
-    assert zsh.startswith("#compdef oc\n") and f"{COMPLETE_VAR}=complete_zsh" in zsh
-    fish = oc_completion("fish", tmp_path).stdout
-    assert fish.startswith("complete --command oc ") and f"{COMPLETE_VAR}=complete_fish" in fish
+    assert zsh.startswith("#compdef oc opencrane\n") and f"{COMPLETE_VAR}=complete_zsh" in zsh
+    assert "compdef _oc_completion oc opencrane" in zsh and "complete_zsh ${words[1]})" in zsh
+    fish = oc_completion("fish", tmp_path).stdout.splitlines()
+    assert [line.split()[2] for line in fish] == ["oc", "opencrane"]
+    assert all(f"{COMPLETE_VAR}=complete_fish" in line for line in fish)
+    assert fish[1].count("opencrane") == 3 and " oc)" not in fish[1]
 
 
 def test_unknown_shell_is_a_usage_error(tmp_path: Path) -> None:
@@ -93,13 +97,13 @@ def test_registered_shells_answer_completion_requests(monkeypatch: pytest.Monkey
 
 def bash_complete(words: list[str], tmp_path: Path) -> list[str]:
     """Source completions/oc.bash in bash, run its function as bash would for ``words``, read COMPREPLY."""
-    assert (VENV_BIN / "oc").exists(), f"`oc` is not installed in {VENV_BIN}"
+    assert (VENV_BIN / words[0]).exists(), f"`{words[0]}` is not installed in {VENV_BIN}"
     quoted = " ".join(shlex.quote(w) for w in words)
     script = "\n".join([
         f"source {shlex.quote(str(ROOT / 'completions' / 'oc.bash'))}",
         f"COMP_WORDS=({quoted})",
         f"COMP_CWORD={len(words) - 1}",
-        f"_oc_completion oc {shlex.quote(words[-1])} {shlex.quote(words[-2])}",
+        f"_oc_completion {shlex.quote(words[0])} {shlex.quote(words[-1])} {shlex.quote(words[-2])}",
         'printf "%s\\n" "${COMPREPLY[@]}"',
     ])
     result = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, text=True,
@@ -116,6 +120,8 @@ def bash_complete(words: list[str], tmp_path: Path) -> list[str]:
     (["oc", "routing", "proposal", "ap"], ["approve"]),
     (["oc", "completion", "f"], ["fish"]),
     (["oc", "doctor", "--o"], ["--output"]),
+    (["opencrane", "routing", "pro"], ["proposal"]),
+    (["opencrane", "mo"], ["model", "model-default"]),
 ])
 def test_bash_completes_through_lazy_groups(words: list[str], expected: list[str], tmp_path: Path) -> None:
     assert bash_complete(words, tmp_path) == expected

@@ -26,3 +26,12 @@ def test_acting_as_a_tenant_that_does_not_exist_is_not_found(run_oc, how) -> Non
     assert result.code == 3 and result.out == ""
     assert "ClusterTenant 'nosuch' not found" in result.err and "[CLUSTER_TENANT_NOT_FOUND]" in result.err
     assert run_oc("--as-tenant", "acme", "model", "list", "-o", "json").code == 0
+
+
+@pytest.mark.parametrize("args,suggestion", [(["modle", "list"], "'model'"),
+                                             (["routing", "mesurement", "list"], "'measurement'"),
+                                             (["cluster-tenat", "list"], "'cluster-tenant'")])
+def test_a_mistyped_group_gets_did_you_mean(oc_main, args, suggestion) -> None:
+    result = oc_main(*args)
+    assert result.code == 2
+    assert f"Did you mean {suggestion}?" in result.err and result.err.count("\n") == 1
