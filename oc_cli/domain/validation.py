@@ -285,6 +285,18 @@ def auto_config(
     return value
 
 
+BAD_LINES_SHOWN = 20  # an import names this many bad lines, then counts the rest
+
+
+def bad_lines(what: str, bad: list[str]) -> tuple[str, str]:
+    """The (what, why) of an import refused for ``bad`` lines: every one up to a limit."""
+    head = f"{what}: {len(bad)} bad line{'' if len(bad) == 1 else 's'}, nothing imported"
+    why = "; ".join(bad[:BAD_LINES_SHOWN])
+    if len(bad) > BAD_LINES_SHOWN:
+        why += f"; and {len(bad) - BAD_LINES_SHOWN} more"
+    return head, why
+
+
 def distinct(values: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for v in values:

@@ -143,6 +143,9 @@ class EvalMixin(RoutingMixin):
             if not isinstance(body, dict):
                 bad.append(f"{where}expected a JSON object")
                 continue
+            if "_error" in body:  # the file reader's verdict on this line (not JSON, not UTF-8, …)
+                bad.append(where + body["_error"])
+                continue
             try:
                 case = validate_case({k: val for k, val in body.items() if k != "_line"}, where=where)
                 key = SkillKey(case["skillName"], case["skillScope"], case["skillTeam"])
@@ -154,8 +157,7 @@ class EvalMixin(RoutingMixin):
                     forbidden = exc
         if bad:
             # A line the identity may not write makes the whole import forbidden (exit 5), not invalid.
-            what = f"eval-case import: {len(bad)} bad line{'s' if len(bad) > 1 else ''}, nothing imported"
-            shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
+            what, shown = v.bad_lines("eval-case import", bad)
             if forbidden is not None:
                 raise ForbiddenError(what, shown, code=forbidden.code)
             raise ValidationError(what, shown)

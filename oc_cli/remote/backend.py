@@ -336,6 +336,12 @@ class RemoteControlPlane:
 
     def import_eval_cases(self, rows: list[Json]) -> Json:
         """POST each row; on the first refusal delete what was created and raise that error."""
+        unreadable = [f"line {row['_line']}: {row['_error']}" for row in rows if "_error" in row]
+        if unreadable:  # the server validates case by case; lines that are not even cases stop it all
+            from oc_cli.domain.validation import bad_lines
+
+            raise ValidationError(*bad_lines("eval-case import", unreadable))
+        rows = [{k: val for k, val in row.items() if k != "_line"} for row in rows]
         created: list[str] = []
         for number, row in enumerate(rows, start=1):
             what = f"routing eval-case import (row {number} of {len(rows)})"

@@ -35,3 +35,23 @@ def test_a_mistyped_group_gets_did_you_mean(oc_main, args, suggestion) -> None:
     result = oc_main(*args)
     assert result.code == 2
     assert f"Did you mean {suggestion}?" in result.err and result.err.count("\n") == 1
+
+
+def test_eval_case_import_reports_every_bad_line_up_to_twenty_and_imports_nothing(run_oc, tmp_path) -> None:
+    good = {"skillName": "summarise", "input": {"messages": [{"role": "user", "content": "hi"}]}, "qualityBar": 0.8}
+    lines = [json.dumps(good), "{not json", json.dumps({**good, "qualityBar": 7}), "[1, 2]",
+             json.dumps({**good, "colour": "red"}), json.dumps({"skillName": "summarise"})]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = run_oc("routing", "eval-case", "import", str(path))
+    assert result.code == 2 and result.out == ""
+    line = result.err.strip()
+    assert "\n" not in line and line.startswith("error: eval-case import: 5 bad lines, nothing imported — ")
+    for n in (2, 3, 4, 5, 6):  # the unreadable ones and the refused ones, together
+        assert f"line {n}: " in line
+    assert "line 1: " not in line
+    assert run_oc("routing", "eval-case", "list", "-o", "json").out.strip() == "[]"
+
+    path.write_text("\n".join(["{bad"] * 25 + [json.dumps(good)]) + "\n")
+    many = run_oc("routing", "eval-case", "import", str(path)).err
+    assert "25 bad lines" in many and "line 20: " in many and "line 21: " not in many and "; and 5 more" in many
