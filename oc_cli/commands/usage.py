@@ -7,6 +7,7 @@ import typer
 
 from oc_cli import output, schema
 from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
+from oc_cli.domain.words import plural
 
 app = typer.Typer(help="Gateway usage: import LiteLLM spend logs, list recent calls.", no_args_is_help=True)
 
@@ -14,10 +15,6 @@ app = typer.Typer(help="Gateway usage: import LiteLLM spend logs, list recent ca
 @app.callback()
 def usage() -> None:
     """Gateway usage: production traffic imported from LiteLLM spend logs and oc's own calls."""
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 @app.command("import")
@@ -40,19 +37,19 @@ def import_(
     if fmt == "json":
         output.emit(report, "json")
         return
-    extra = [f"{_plural(report['skipped'], 'duplicate')} skipped"]
+    extra = [f"{plural(report['skipped'], 'duplicate')} skipped"]
     if report["skippedOtherTenant"]:
-        extra.append(f"{_plural(report['skippedOtherTenant'], 'row')} of other tenants skipped")
+        extra.append(f"{plural(report['skippedOtherTenant'], 'row')} of other tenants skipped")
     if report["bad"]:
-        extra.append(f"{_plural(report['bad'], 'bad row')}")
+        extra.append(f"{plural(report['bad'], 'bad row')}")
     source = "stdin" if path == "-" else path
-    output.success(f"imported {_plural(report['imported'], 'usage row')} from {source} ({', '.join(extra)})")
+    output.success(f"imported {plural(report['imported'], 'usage row')} from {source} ({', '.join(extra)})")
     for bad in report["badRows"]:
         where = f"line {bad['line']}" if "line" in bad else f"element {bad['index']}"
         rid = f" (request_id {bad['requestId']})" if bad.get("requestId") else ""
         output.warn(f"{where}{rid}: {bad['error']}")
     if report["bad"] > len(report["badRows"]):
-        output.warn(f"... and {_plural(report['bad'] - len(report['badRows']), 'more bad row')} (not shown)")
+        output.warn(f"... and {plural(report['bad'] - len(report['badRows']), 'more bad row')} (not shown)")
 
 
 @app.command("list")

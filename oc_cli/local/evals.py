@@ -11,6 +11,7 @@ from oc_cli.domain import skillkey
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey
+from oc_cli.domain.words import plural
 from oc_cli.errors import ForbiddenError, NotFoundError, ValidationError
 from oc_cli.local.base import Json, dumps, skill_where
 from oc_cli.local.routing import RoutingMixin
@@ -169,6 +170,6 @@ class EvalMixin(RoutingMixin):
         tenant = teams.pop() if len(teams) == 1 else ""
         with self.store.write() as c:
             ids = [self._insert_case(c, case) for case in cases]
-            self.audit(c, "EvalCasesImported", "RoutingEvalCase/*", f"Imported {len(ids)} eval cases",
+            self.audit(c, "EvalCasesImported", "RoutingEvalCase/*", f"Imported {plural(len(ids), 'eval case')}",
                        tenant=tenant or None, after={"ids": ids})
         return {"imported": len(ids), "ids": ids}

@@ -17,6 +17,7 @@ from oc_cli import schema
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey, from_parts
+from oc_cli.domain.words import plural
 from oc_cli.errors import ConflictError, NotFoundError, ValidationError
 from oc_cli.local.base import Json, dumps, loads, skill_where
 from oc_cli.local.evals import EvalMixin
@@ -303,7 +304,7 @@ class MeasurementMixin(EvalMixin):
                 " status, updated_at) VALUES (?,?,?,?,?,?,'pending',?)",
                 [(mid, i, x["id"], x["input"], x["expected"], x["quality_bar"], now) for i, x in enumerate(cases)])
             self.audit(c, "MeasurementStarted", f"RoutingMeasurement/{mid}",
-                       f"Measurement {mid} of skill {key}: {current} vs {candidate} over {len(cases)} cases"
+                       f"Measurement {mid} of skill {key}: {current} vs {candidate} over {plural(len(cases), 'case')}"
                        f" (judge {judge_model}, seed {seed})", tenant=tenant,
                        after={"currentModel": current, "candidateModel": candidate, "params": options})
         return mid
@@ -424,7 +425,8 @@ class MeasurementMixin(EvalMixin):
             saving = summary["pinnedSavingsPct"]
             saving_text = "no saving estimated" if saving is None else f"saving {saving:.1f}% if approved"
             self.audit(c, "MeasurementCompleted", f"RoutingMeasurement/{mid}",
-                       f"Measurement {mid} of skill {key} completed: {len(samples)} cases, {saving_text}; {verdict}",
+                       f"Measurement {mid} of skill {key} completed: {plural(len(samples), 'case')}, {saving_text}; "
+                       f"{verdict}",
                        tenant=key.tenant, after={"proposalId": proposal_id, "decision": summary["decision"]})
             if proposal_id:
                 self.audit(c, "RoutingProposalCreated", f"RoutingProposal/{proposal_id}",

@@ -38,6 +38,7 @@ from oc_cli.controlplane import Progress
 if TYPE_CHECKING:
     from concurrent.futures import Future
 from oc_cli.domain import skillkey
+from oc_cli.domain.words import plural
 from oc_cli.errors import ForbiddenError, OcError, ValidationError
 from oc_cli.local.base import Json, LocalBase
 from oc_cli.local.migrations import ROLLUP_ADD_IMPORTED_AFTER
@@ -722,8 +723,9 @@ class UsageMixin(LocalBase):
         source = "stdin" if path == "-" else path
         state = "interrupted after importing" if interrupted else "imported"
         self.audit(c, "UsageImported", "Usage/*",
-                   f"{state} {counts['imported']} usage rows from {source} ({counts['skipped']} duplicates, "
-                   f"{counts['bad']} bad, {counts['skippedOtherTenant']} of other tenants)",
+                   f"{state} {plural(counts['imported'], 'usage row')} from {source} "
+                   f"({plural(counts['skipped'], 'duplicate')}, {counts['bad']:,} bad, "
+                   f"{counts['skippedOtherTenant']:,} of other tenants)",
                    tenant=self.tenant, after={**counts, "file": source, "interrupted": interrupted})
 
     # -- list --------------------------------------------------------------------------------------

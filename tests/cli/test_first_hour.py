@@ -55,3 +55,20 @@ def test_eval_case_import_reports_every_bad_line_up_to_twenty_and_imports_nothin
     path.write_text("\n".join(["{bad"] * 25 + [json.dumps(good)]) + "\n")
     many = run_oc("routing", "eval-case", "import", str(path)).err
     assert "25 bad lines" in many and "line 20: " in many and "line 21: " not in many and "; and 5 more" in many
+
+
+def test_counts_of_one_are_singular(run_oc, tmp_path) -> None:
+    from oc_cli.domain.words import plural
+
+    assert (plural(1, "usage row"), plural(2, "usage row"), plural(0, "duplicate"), plural(1200, "case")) == \
+        ("1 usage row", "2 usage rows", "0 duplicates", "1,200 cases")
+    log = tmp_path / "one.jsonl"
+    log.write_text(json.dumps({"request_id": "r-1", "model": "m", "spend": 0.001,
+                               "startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-01T00:00:01Z"}) + "\n")
+    first = run_oc("usage", "import", str(log))
+    assert first.code == 0 and f"imported 1 usage row from {log} (0 duplicates skipped)" in first.err
+    again = run_oc("usage", "import", str(log))
+    assert f"imported 0 usage rows from {log} (1 duplicate skipped)" in again.err
+    messages = [e["message"] for e in json.loads(run_oc("audit", "list", "-o", "json").out)["data"]]
+    assert f"imported 1 usage row from {log} (0 duplicates, 0 bad, 0 of other tenants)" in messages
+    assert f"imported 0 usage rows from {log} (1 duplicate, 0 bad, 0 of other tenants)" in messages
