@@ -27,8 +27,21 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def litellm_id(stored: str | None) -> str | None:
+    """A model's LiteLLM deployment id on the wire: None in local mode.
+
+    Local mode registers nothing with LiteLLM (the proxy loads the config oc writes and names
+    deployments itself), so there is no real id to report. The column keeps the reference's
+    ``placeholder:<slug>`` (opencrane-api §2.3) only because it carries the reference's
+    uniqueness rule; it is never shown as if it were an id.
+    """
+    return None if stored is None or stored.startswith("placeholder:") else stored
+
+
 def model_row(r: sqlite3.Row) -> Json:
-    return schema.MODEL.from_row(r)
+    row = schema.MODEL.from_row(r)
+    row["litellmModelId"] = litellm_id(row["litellmModelId"])
+    return row
 
 
 def credential_row(r: sqlite3.Row) -> Json:

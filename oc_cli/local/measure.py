@@ -19,7 +19,7 @@ from oc_cli.domain.ids import new_id, now_iso
 from oc_cli.domain.skillkey import SkillKey, from_parts
 from oc_cli.domain.words import plural
 from oc_cli.errors import ConflictError, NotFoundError, ValidationError
-from oc_cli.local.base import Json, dumps, loads, skill_where
+from oc_cli.local.base import Json, dumps, litellm_id, loads, skill_where
 from oc_cli.local.evals import EvalMixin
 
 UNCONFIGURED_NOTE = "Shadow-measurement seams are not configured; nothing was recorded."
@@ -78,7 +78,9 @@ def _rank(rec: Json) -> tuple[bool, float]:
 
 
 def proposal_row(r: sqlite3.Row) -> Json:
-    return schema.PROPOSAL.from_row(r)
+    row = schema.PROPOSAL.from_row(r)
+    row["proposedModelId"] = litellm_id(row["proposedModelId"])
+    return row
 
 
 class MeasurementMixin(EvalMixin):
@@ -116,7 +118,7 @@ class MeasurementMixin(EvalMixin):
             "overheadPct": (100.0 * judge_spent / model_spent) if model_spent > 0 else 0.0,
             "skillContentHash": r["skill_content_hash"],
             "skillDigest": r["skill_digest"],
-            "candidateModelId": r["candidate_model_id"],
+            "candidateModelId": litellm_id(r["candidate_model_id"]),
             "candidateUpstreamModel": r["candidate_upstream_model"],
             "runAt": r["run_at"],
             # beyond the API
@@ -553,7 +555,7 @@ class MeasurementMixin(EvalMixin):
                     "modelMode": skill["model_mode"] if skill is not None else None,
                     "currentModel": (p["from_model"] if p else None) or m["current_model"],
                     "recommendedModel": (p["proposed_model"] if p else None) or m["candidate_model"],
-                    "recommendedModelId": (p["proposed_model_id"] if p else None) or m["candidate_model_id"],
+                    "recommendedModelId": litellm_id((p["proposed_model_id"] if p else None) or m["candidate_model_id"]),
                     "skillContentHash": m["skill_content_hash"],
                     "skillDigest": m["skill_digest"],
                     "projectedSavingsPct": summary.get("projectedSavingsPct", 0.0),

@@ -180,7 +180,7 @@ def test_model_crud(world, op):
                             "inputCostPerMtok": 0.15, "outputCostPerMtok": 0.6})
     assert made == {**made, "scope": "global", "clusterTenant": None, "publicModelName": "my-cheap-model",
                     "upstreamModel": "openai/gpt-4o-mini", "providerCredentialId": cred, "isDefault": False,
-                    "litellmModelId": "placeholder:global-my-cheap-model", "inputCostPerMtok": 0.15,
+                    "litellmModelId": None, "inputCostPerMtok": 0.15,
                     "outputCostPerMtok": 0.6, "apiBase": "https://api.openai.com/v1"}
     assert op.get_model(made["id"]) == made
     assert op.get_model("my-cheap-model") == made  # by name when unambiguous
@@ -190,15 +190,19 @@ def test_model_crud(world, op):
     assert {k: v for k, v in changed.items() if k not in ("upstreamModel", "updatedAt")} == \
         {k: v for k, v in made.items() if k not in ("upstreamModel", "updatedAt")}
     renamed = op.update_model(made["id"], {"publicModelName": "my-cheaper-model", "isDefault": True})
-    assert renamed["litellmModelId"] == "placeholder:global-my-cheaper-model" and renamed["isDefault"] is True
+    assert renamed["litellmModelId"] is None and renamed["isDefault"] is True
     assert op.delete_model(made["id"]) == {"id": made["id"], "status": "deleted"}
     with pytest.raises(NotFoundError) as info:
         op.get_model(made["id"])
     assert info.value.code == "MODEL_DEFINITION_NOT_FOUND"
 
 
-def test_tenant_model_ids_follow_the_reference_placeholder(world):
-    assert world["models"]["acme-tuned"]["litellmModelId"] == "placeholder:clustertenant-acme-acme-tuned"
+def test_local_models_report_no_litellm_id_but_keep_the_reference_uniqueness(world, op):
+    # local mode registers nothing with LiteLLM: no id to report, not a placeholder that looks like one
+    assert all(m["litellmModelId"] is None for m in op.list_models())
+    # the stored placeholder still carries the reference's rule: one name per scope and tenant
+    stored = op.conn.execute("SELECT litellm_model_id FROM models WHERE public_model_name = 'acme-tuned'").fetchone()[0]
+    assert stored == "placeholder:clustertenant-acme-acme-tuned"
 
 
 def test_duplicate_model_names_conflict_within_a_scope_only(world, op):
