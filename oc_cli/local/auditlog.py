@@ -10,9 +10,9 @@ from oc_cli.local.base import Json, LocalBase, loads
 
 
 def _entry(r) -> Json:
-    e: Json = {"seq": r["seq"], "timestamp": r["timestamp"], "actor": r["actor"]}
-    if r["tenant"] is not None:  # the API omits tenant when there is none
-        e["tenant"] = r["tenant"]
+    # `tenant` is always there, null when none: the reference omits it then (opencrane-api §12),
+    # which makes the shape of an entry change from one entry to the next.
+    e: Json = {"seq": r["seq"], "timestamp": r["timestamp"], "actor": r["actor"], "tenant": r["tenant"]}
     e.update(action=r["action"], resource=r["resource"], message=r["message"],
              before=loads(r["before"]), after=loads(r["after"]))
     return e

@@ -485,8 +485,12 @@ class RemoteControlPlane:
 
     def list_audit(self, *, tenant: str | None = None, limit: int = 100,
                    cursor: str | None = None) -> Json:
-        return self._get("/audit", "audit list", obj=schema.AUDIT_PAGE, params={"tenant": tenant or None, "limit": limit,
+        page = self._get("/audit", "audit list", obj=schema.AUDIT_PAGE, params={"tenant": tenant or None, "limit": limit,
                                                   "cursor": cursor or None})
+        for entry in (page.get("data") or []) if isinstance(page, dict) else []:
+            if isinstance(entry, dict):  # the server omits `tenant` when null; one shape for every entry
+                entry.setdefault("tenant", None)
+        return page
 
     def verify_audit(self) -> Json:
         raise _unsupported("audit verify", "the control plane's audit log is not hash-chained; "

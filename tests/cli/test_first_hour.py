@@ -72,3 +72,11 @@ def test_counts_of_one_are_singular(run_oc, tmp_path) -> None:
     messages = [e["message"] for e in json.loads(run_oc("audit", "list", "-o", "json").out)["data"]]
     assert f"imported 1 usage row from {log} (0 duplicates, 0 bad, 0 of other tenants)" in messages
     assert f"imported 0 usage rows from {log} (1 duplicate, 0 bad, 0 of other tenants)" in messages
+
+
+def test_audit_json_has_tenant_on_every_entry(run_oc) -> None:
+    assert run_oc("cluster-tenant", "create", "acme").code == 0  # an entry with a tenant
+    assert run_oc("model", "add", "--name", "m", "--upstream", "openai/x").code == 0  # and one without
+    entries = json.loads(run_oc("audit", "list", "-o", "json").out)["data"]
+    assert {e["tenant"] for e in entries} == {"acme", None}
+    assert len({tuple(e) for e in entries}) == 1  # one shape, same keys in the same order

@@ -560,3 +560,10 @@ def test_a_show_answer_that_is_not_an_object_is_an_upstream_error():
     cp = RemoteControlPlane("http://cp.invalid", "t", transport=httpx.MockTransport(_FixedAnswer(b"[]")))
     with pytest.raises(UpstreamError):
         cp.get_credential("cm1")
+
+
+def test_audit_entries_always_carry_tenant_null_when_the_server_omits_it(cp_server, remote):
+    cp_server.add_audit("Created", "Tenant/a", "m", tenant=None, timestamp="2026-07-01T10:00:00.000Z")
+    cp_server.add_audit("Created", "Tenant/b", "m", tenant="alice", timestamp="2026-07-01T10:01:00.000Z")
+    data = remote.list_audit()["data"]
+    assert [(e["resource"], e["tenant"]) for e in data] == [("Tenant/b", "alice"), ("Tenant/a", None)]
