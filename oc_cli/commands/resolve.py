@@ -54,7 +54,7 @@ def resolve(
             output.emit(result["rungs"], "table", columns=["rung", "value", "outcome", "reason"])
     if not result["skillRegistered"]:
         output.message(f"note: skill {result['skill']} is not registered; only the defaults apply")
-    if result.get("registered") is False and not result["blocked"]:
+    if result.get("modelRegistered") is False and not result["blocked"]:
         output.message(f"warning: model '{result['model']}' is not registered in the model registry")
     if result["blocked"]:
         tenant = result["clusterTenant"]

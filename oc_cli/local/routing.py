@@ -216,7 +216,9 @@ class RoutingMixin(LocalBase):
             "requestModel": request_model,
         }
         out.update(result)
-        out["registered"] = registered
+        # One "registered" flag per thing, named for it, in the API's style (`litellmRegistered`):
+        # a bare `registered` next to `skillRegistered` read as the same fact said twice.
+        out["modelRegistered"] = registered
         return out
 
     def _resolve_tenant(self, key: SkillKey, cluster_tenant: str | None) -> str | None:

@@ -80,3 +80,11 @@ def test_audit_json_has_tenant_on_every_entry(run_oc) -> None:
     entries = json.loads(run_oc("audit", "list", "-o", "json").out)["data"]
     assert {e["tenant"] for e in entries} == {"acme", None}
     assert len({tuple(e) for e in entries}) == 1  # one shape, same keys in the same order
+
+
+def test_resolve_json_names_each_registered_flag_once(run_oc) -> None:
+    assert run_oc("model", "add", "--name", "real", "--upstream", "openai/x").code == 0
+    assert run_oc("model-default", "set", "--model", "real").code == 0
+    answer = json.loads(run_oc("resolve", "summarise", "-o", "json").out)
+    assert "registered" not in answer
+    assert (answer["skillRegistered"], answer["modelRegistered"], answer["model"]) == (False, True, "real")
