@@ -71,9 +71,7 @@ def metrics(
 # -- table mode -------------------------------------------------------------------------------------
 
 def _money(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"${v:,.2f}" if v >= 1 or v == 0 else f"${v:.4f}"
+    return "-" if v is None else output.money(v)
 
 
 def _ms(v: float | None) -> str:

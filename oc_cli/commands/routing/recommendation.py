@@ -58,7 +58,7 @@ def list_(
             "currentModel": r.get("currentModel"),
             "recommendedModel": r.get("recommendedModel"),
             "saving": text,
-            "perMonth": None if monthly is None else f"${monthly:,.2f}",
+            "perMonth": None if monthly is None else output.money(monthly),
             "proposal": _proposal(r),
         })
     output.emit(table, "table", columns=columns,
