@@ -1,9 +1,11 @@
 """Rendering: JSON (the wire shape) or tables; messages and errors to stderr.
 
 stdout carries data, stderr carries messages. ``-o json`` prints the wire object and nothing
-else. Tables are drawn with rich only when stdout is a terminal; when piped they are plain,
-aligned text (no ANSI escapes), so rich is never imported on the machine-readable paths.
-Colour is off with ``NO_COLOR``, ``--no-color`` or a non-TTY stream.
+else. Tables are aligned text, laid out here rather than by rich: rich's table would wrap a
+cell it cannot fit, and ids must never wrap. At a terminal the header is bold (unless colour is
+off); when piped there are no ANSI escapes. rich draws the one-object views and the progress
+bars, and is never imported on the machine-readable paths. Colour is off with ``NO_COLOR``,
+``--no-color`` or a non-TTY stream.
 
 At a terminal a table fits its width the way ``kubectl`` and ``gh`` fit theirs: no id and no
 header is ever wrapped or cut, free text (a message, an input) is cut with ``…``, and when that
