@@ -363,7 +363,7 @@ def test_eval_case_import_is_all_or_nothing_remotely(dev: ControlPlaneServer, oc
                                   ("audit", "list", "--output", "JSON")])
 def test_output_format_is_validated_in_remote_mode(args: tuple[str, ...], dev: ControlPlaneServer, oc: Oc) -> None:
     run = oc(*args)
-    assert_one_error_line(run, 2, "USAGE", "expected 'table' or 'json'")
+    assert_one_error_line(run, 2, "USAGE", "expected one of table, wide, json")
     assert dev.requests == []
 
 
