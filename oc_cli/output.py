@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
 import unicodedata
 from typing import Any, Iterable, Sequence
@@ -215,6 +214,8 @@ def _plain_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
 
 
 def terminal_width() -> int:
+    import shutil  # only tables at a terminal need it
+
     return shutil.get_terminal_size((80, 24)).columns
 
 
