@@ -160,7 +160,7 @@ CREDENTIAL = Obj("credential", [
     drop=("litellmCredentialName", "scope", "clusterTenant"), doc="ProviderCredential (opencrane-api §3.1)")
 
 MODEL = Obj("model", [
-    *_SCOPED, F("publicModelName"), F("litellmModelId"), F("upstreamModel"), F("apiBase", null=True),
+    *_SCOPED, F("publicModelName"), F("litellmModelId", null=True), F("upstreamModel"), F("apiBase", null=True),
     F("isDefault", "bool"), F("providerCredentialId", null=True),
     *_local(F("inputCostPerMtok", "number", null=True), F("outputCostPerMtok", "number", null=True)),
     *_STAMPS,
@@ -264,7 +264,7 @@ AUDIT_ENTRY = Obj("audit-entry", [
     F("tenant", null=True, optional=True), F("action"), F("resource"), F("message"),
     *_local(F("before", "json", null=True), F("after", "json", null=True)),
 ], table=("timestamp", "actor", "tenant", "action", "resource", "message"),
-    drop=("resource", "tenant", "actor"), doc="An audit entry (§12); the API omits `tenant` when there is none")
+    drop=("resource", "tenant", "actor"), doc="An audit entry (§12); the API omits `tenant` when there is none, oc always prints it (null)")
 
 PAGINATION = Obj("pagination", [F("limit", "int"), F("hasMore", "bool"), F("nextCursor", optional=True)])
 

@@ -68,6 +68,13 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
+def _with_tenant(entry: Json, order: list[str]) -> Json:
+    if "tenant" in entry:
+        return entry
+    entry = {**entry, "tenant": None}
+    return {k: entry[k] for k in order if k in entry} | {k: v for k, v in entry.items() if k not in order}
+
+
 def _without_nones(body: Json) -> Json:
     """The server fills omitted optional fields with their defaults (null/false/global)."""
     return {k: v for k, v in body.items() if v is not None}
@@ -487,9 +494,10 @@ class RemoteControlPlane:
                    cursor: str | None = None) -> Json:
         page = self._get("/audit", "audit list", obj=schema.AUDIT_PAGE, params={"tenant": tenant or None, "limit": limit,
                                                   "cursor": cursor or None})
-        for entry in (page.get("data") or []) if isinstance(page, dict) else []:
-            if isinstance(entry, dict):  # the server omits `tenant` when null; one shape for every entry
-                entry.setdefault("tenant", None)
+        if isinstance(page, dict) and isinstance(page.get("data"), list):
+            # the server omits `tenant` when null; one shape for every entry, in the declared order
+            order = [f.name for f in schema.AUDIT_ENTRY.fields]
+            page["data"] = [_with_tenant(e, order) if isinstance(e, dict) else e for e in page["data"]]
         return page
 
     def verify_audit(self) -> Json:
