@@ -96,6 +96,8 @@ def money(value: float) -> str:
     """US dollars as people write them: ``$0.00007``, ``$0.0123``, ``$1,234.50`` (never ``7e-05``)."""
     if value == 0:
         return "$0"
+    if not math.isfinite(value):
+        return cell(value)
     sign = "-" if value < 0 else ""
     v = abs(value)
     if v >= 1:

@@ -187,6 +187,7 @@ def test_columns_refuses_a_drop_name_it_does_not_have() -> None:
                                         (1234.5, "$1,234.50"), (0.5, "$0.5"), (-0.002, "-$0.002")])
 def test_money(value: float, text: str) -> None:
     assert output.money(value) == text
+    assert output.money(float("nan")) == "nan" and output.money(float("inf")) == "inf"
     assert output.column_cell("spendUsd", value) == text
 
 
