@@ -80,7 +80,7 @@ def build(
     * ``models``: the registry rows visible to the scope, one per public name.
     * ``credentials``: credential id -> row (wire shape), for ``api_key``.
     * ``resolutions``: ``oc resolve`` answers (``skill``, ``model``, ``blocked``, ``reason``,
-      ``autoConfig``, ``registered``), one per skill of the scope.
+      ``autoConfig``, ``modelRegistered``), one per skill of the scope.
     * ``default_chains``: ``(label, model, fallbacks)`` of each routing default, most specific first
       (the ClusterTenant default, then the Global one); the first chain for a model wins.
     * ``scope_label``: how warnings name the scope (``ClusterTenant 'acme'``, ``the global scope``).
