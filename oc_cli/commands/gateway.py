@@ -11,6 +11,7 @@ import typer
 
 from oc_cli import output, runtime
 from oc_cli.commands._common import OutputOpt, backend, flush_notes
+from oc_cli.domain.words import plural
 from oc_cli.domain import gatewayconfig as gc
 from oc_cli.errors import NotFoundError, NotSupportedError, ValidationError
 
@@ -127,13 +128,9 @@ def export(
         return
     write_atomically(write, text)
     router = config["router_settings"]
-    output.success(f"wrote {write}: {_count(len(config['model_list']), 'model')}, "
-                   f"{_count(len(router['model_group_alias']), 'skill alias', 'skill aliases')}, "
-                   f"{_count(len(router['fallbacks']), 'fallback chain')}")
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
+    output.success(f"wrote {write}: {plural(len(config['model_list']), 'model')}, "
+                   f"{plural(len(router['model_group_alias']), 'skill alias', 'skill aliases')}, "
+                   f"{plural(len(router['fallbacks']), 'fallback chain')}")
 
 
 @app.command("diff")
@@ -159,7 +156,7 @@ def diff(
         lines = gc.diff_lines(d)
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
-        output.message(f"{_count(len(lines), 'change')} to {file}" if lines
+        output.message(f"{plural(len(lines), 'change')} to {file}" if lines
                        else f"no changes: {file} is what oc gateway export writes")
     if d["changed"]:
         raise typer.Exit(1)
