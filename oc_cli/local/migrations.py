@@ -389,9 +389,33 @@ def m004_eval_case_seq(c: sqlite3.Connection) -> None:
     )
 
 
-@migration(5, "reserved")
-def m005_reserved(c: sqlite3.Connection) -> None:
-    """Number 5 is taken by a change on another branch; this stand-in goes when that one lands."""
+# Several candidates measured in one run (SPEC §5.9). Each candidate keeps a record of its own in
+# ``measurements``; ``group_id`` links the records of one run. A case's baseline part (answer and
+# grade) and candidate part are stored and replayed separately, so a resumed group repeats only the
+# calls whose results are missing: a baseline answered for one member is written to every member
+# at once. ``cases_hash`` fingerprints the eval cases' contents, which ``--reuse-baseline`` matches.
+@migration(5, "measurement groups: shared baseline, per-part case status, eval-case hash, baseline reuse")
+def m005_measurement_groups(c: sqlite3.Connection) -> None:
+    run_script(
+        c,
+        """
+        ALTER TABLE measurements ADD COLUMN group_id TEXT;
+        ALTER TABLE measurements ADD COLUMN cases_hash TEXT;
+        ALTER TABLE measurements ADD COLUMN baseline_reused_from TEXT;
+        CREATE INDEX measurements_group ON measurements (group_id) WHERE group_id IS NOT NULL;
+        CREATE INDEX measurements_reuse ON measurements (skill_name, skill_scope, skill_team, cases_hash, run_at);
+        ALTER TABLE measurement_cases ADD COLUMN baseline_status TEXT;
+        ALTER TABLE measurement_cases ADD COLUMN candidate_status TEXT;
+        ALTER TABLE measurement_cases ADD COLUMN baseline_error TEXT;
+        ALTER TABLE measurement_cases ADD COLUMN candidate_error TEXT;
+        ALTER TABLE measurement_cases ADD COLUMN baseline_judge_cost_usd REAL;
+        ALTER TABLE measurement_cases ADD COLUMN candidate_judge_cost_usd REAL;
+        ALTER TABLE measurement_cases ADD COLUMN baseline_judge_latency_ms REAL;
+        ALTER TABLE measurement_cases ADD COLUMN candidate_judge_latency_ms REAL;
+        UPDATE measurement_cases SET baseline_status = 'completed', candidate_status = 'completed'
+            WHERE status = 'completed';
+        """,
+    )
 
 
 @migration(6, "judge labels: people's grades of measured answers, for judge calibration")
