@@ -16,6 +16,7 @@ import sqlite3
 from oc_cli import schema
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
+from oc_cli.domain.frontier import frontier
 from oc_cli.domain.skillkey import SkillKey, from_parts
 from oc_cli.domain.words import plural
 from oc_cli.errors import ConflictError, NotFoundError, ValidationError
@@ -77,6 +78,29 @@ def _rank(rec: Json) -> tuple[bool, float]:
     return bool((rec.get("decision") or {}).get("propose")), float("-inf") if saving is None else saving
 
 
+def choose_proposal(members: dict[str, sqlite3.Row], summaries: dict[str, Json]) -> str | None:
+    """Which record of a run becomes the skill's pending proposal (at most one per run).
+
+    The rule (docs/measurements.md): among the candidates that pass every check of the decision,
+    the one with the largest saving if pinned; ties go to the higher lower bound of that saving,
+    then to the model name. The other passing candidates' decisions say they also qualify and
+    which one was proposed instead; the failing ones keep the reasons they failed.
+    """
+    passing = [mid for mid, s in summaries.items() if s["decision"]["propose"]]
+    if not passing:
+        return None
+    chosen = min(passing, key=lambda mid: (-summaries[mid]["pinnedSavingsPct"], -summaries[mid]["pinnedCiLowPct"],
+                                           members[mid]["candidate_model"]))
+    best = summaries[chosen]
+    for mid in passing:
+        if mid != chosen:
+            s = summaries[mid]
+            s["decision"] = {**s["decision"], "propose": False, "alsoQualifies": True, "reasons": [
+                f"also qualifies, but {members[chosen]['candidate_model']} was proposed: it saves more if pinned"
+                f" ({best['pinnedSavingsPct']:.1f}% vs {s['pinnedSavingsPct']:.1f}%)"]}
+    return chosen
+
+
 def proposal_row(r: sqlite3.Row) -> Json:
     row = schema.PROPOSAL.from_row(r)
     row["proposedModelId"] = litellm_id(row["proposedModelId"])
@@ -133,6 +157,8 @@ class MeasurementMixin(EvalMixin):
             "overheadUsd": spent,
             "proposalId": r["proposal_id"],
             "finishedAt": r["finished_at"],
+            "groupId": r["group_id"],
+            "baselineReusedFrom": r["baseline_reused_from"],
             "params": params,
         }
         for k, val in summary.items():
@@ -186,6 +212,14 @@ class MeasurementMixin(EvalMixin):
         with self.store.read() as c:
             return self._measurement_view(c, self._measurement(c, ref), samples=samples)
 
+    def get_group(self, ref: str) -> Json:
+        """Every record of a multi-candidate run (by group id, or the id of any member) and its frontier."""
+        with self.store.read() as c:
+            views = [self._measurement_view(c, r) for r in self._members(c, ref)]
+        return {"groupId": views[0]["groupId"], "proposalId": next((x["proposalId"] for x in views if x["proposalId"]),
+                                                                  None),
+                "measurements": views, "frontier": frontier(views)}
+
     # ===== running ===============================================================================
     def run_measurement(self, params: Json, *, progress=None) -> Json:
         from oc_cli.settings import gateway_settings
@@ -204,10 +238,10 @@ class MeasurementMixin(EvalMixin):
         params = {**params, "requireCalibratedJudge": bool(required)}
         options = self._run_options(params)
         if params.get("resume"):
-            mid = self._prepare_resume(params["resume"], require_calibrated_judge=options["requireCalibratedJudge"])
+            mids = self._prepare_resume(params["resume"], require_calibrated_judge=options["requireCalibratedJudge"])
         else:
-            mid = self._prepare_run(params, options, seams)
-        return self._execute(mid, seams, progress)
+            mids = self._prepare_run(params, options, seams)
+        return self._execute(mids, seams, progress)
 
     @staticmethod
     def _run_options(params: Json) -> Json:
@@ -237,15 +271,56 @@ class MeasurementMixin(EvalMixin):
                          " ORDER BY scope = 'global'", (name, tenant or "")).fetchall()
         return rows[0] if rows else None
 
-    def _prepare_run(self, params: Json, options: Json, seams: Json) -> str:
+    @staticmethod
+    def _candidates(params: Json) -> list[str]:
+        """The candidate models of a run: ``candidateModels`` (a list) or ``candidateModel`` (one)."""
+        raw = params.get("candidateModels")
+        if raw is None:
+            raw = [params.get("candidateModel")]
+        if isinstance(raw, str) or not isinstance(raw, list) or not raw:
+            raise ValidationError("--candidate-model is required", "name the cheaper model(s) to try")
+        names = [v.name(x, "--candidate-model", what="model name") for x in raw]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ValidationError(f"--candidate-model {name} is given twice",
+                                      "each candidate is measured once per run", code="DUPLICATE_CANDIDATE")
+            seen.add(name)
+        return names
+
+    @staticmethod
+    def _max_baseline_age(params: Json) -> int:
+        from oc_cli.local.usage import duration_seconds
+
+        raw = params.get("maxBaselineAge")
+        seconds = duration_seconds(raw) if isinstance(raw, str) else None
+        if raw is None:
+            return 7 * 86400
+        if not seconds:
+            raise ValidationError(f"--max-baseline-age: cannot read {raw!r}",
+                                  "expected a positive duration like 7d, 24h, 30m or 2w")
+        return seconds
+
+    @staticmethod
+    def cases_hash(cases: list[sqlite3.Row]) -> str:
+        """The fingerprint of a skill's eval cases, in run order: what each asks, expects and needs to pass."""
+        h = _hashlib().sha256()
+        for x in cases:
+            h.update(dumps([x["input"], x["expected"], x["quality_bar"]]).encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def _prepare_run(self, params: Json, options: Json, seams: Json) -> list[str]:
         from oc_cli.domain import judge
 
         key = from_parts(params.get("skillName"), params.get("skillScope"), params.get("skillTeam"), prefix="--skill-")
         self.require_skill_owner(key, "measurement run")
-        candidate = v.name(params.get("candidateModel"), "--candidate-model", what="model name")
+        candidates = self._candidates(params)
         current = params.get("currentModel")
         if current is not None:
             current = v.name(current, "--current-model", what="model name")
+        reuse = bool(params.get("reuseBaseline"))
+        max_age = self._max_baseline_age(params)
         tenant = key.tenant
         with self.store.write() as c:
             if tenant:
@@ -267,18 +342,20 @@ class MeasurementMixin(EvalMixin):
                     raise ValidationError(f"skill {key} resolves to no model",
                                           "no posture or default names one, so there is no baseline to compare with",
                                           code="NO_BASELINE", hint="give the baseline with --current-model")
-            if candidate == current:
-                raise ValidationError(f"--candidate-model {candidate} is the current model",
-                                      "a measurement compares two different models", code="CANDIDATE_IS_BASELINE")
-            self.check_model_usable(c, candidate, tenant, "--candidate-model")
+            for candidate in candidates:
+                if candidate == current:
+                    raise ValidationError(f"--candidate-model {candidate} is the current model",
+                                          "a measurement compares two different models", code="CANDIDATE_IS_BASELINE")
+            for candidate in candidates:
+                self.check_model_usable(c, candidate, tenant, "--candidate-model")
             self.check_model_usable(c, current, tenant, "--current-model" if params.get("currentModel") else "current model")
-            cand_row = self._model_for(c, candidate, tenant)
+            cand_rows = {name: self._model_for(c, name, tenant) for name in candidates}
             base_row = self._model_for(c, current, tenant)
             judge_model = seams["judgeModel"]
             judge_row = self._model_for(c, judge_model, tenant)
             judge_family = judge.model_family(judge_row["upstream_model"] if judge_row else judge_model)
             if not options["allowSameFamilyJudge"]:
-                for role, row in (("candidate", cand_row), ("baseline", base_row)):
+                for role, row in [("baseline", base_row), *(("candidate", r) for r in cand_rows.values())]:
                     fam = judge.model_family(row["upstream_model"])
                     if fam == judge_family:
                         raise ValidationError(
@@ -292,160 +369,279 @@ class MeasurementMixin(EvalMixin):
             content_hash = skill["content_hash"] or _hashlib().sha256(
                 "\n".join(f"{x['id']}:{x['input']}:{x['expected']}:{x['quality_bar']}" for x in cases).encode()
             ).hexdigest()
-            mid, now = new_id(), now_iso()
-            c.execute(
-                "INSERT INTO measurements (id, skill_name, skill_scope, skill_team, current_model, candidate_model,"
-                " candidate_model_id, candidate_upstream_model, baseline_upstream_model, judge_model,"
-                " skill_content_hash, skill_digest, status, params, cases_total, runner_pid, runner_host, run_at,"
-                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (mid, key.name, key.scope, key.team, current, candidate, cand_row["litellm_model_id"],
-                 cand_row["upstream_model"], base_row["upstream_model"], judge_model, content_hash, None, "running",
-                 dumps(options), len(cases), os.getpid(), _hostname(), now, now))
-            c.executemany(
-                "INSERT INTO measurement_cases (measurement_id, position, case_id, input, expected, quality_bar,"
-                " status, updated_at) VALUES (?,?,?,?,?,?,'pending',?)",
-                [(mid, i, x["id"], x["input"], x["expected"], x["quality_bar"], now) for i, x in enumerate(cases)])
-            self.audit(c, "MeasurementStarted", f"RoutingMeasurement/{mid}",
-                       f"Measurement {mid} of skill {key}: {current} vs {candidate} over {plural(len(cases), 'case')}"
-                       f" (judge {judge_model}, seed {seed})", tenant=tenant,
-                       after={"currentModel": current, "candidateModel": candidate, "params": options})
-        return mid
+            cases_hash = self.cases_hash(cases)
+            source = self._reusable_baseline(c, key, current, judge_model, cases_hash, max_age) if reuse else None
+            group = new_id() if len(candidates) > 1 else None
+            now = now_iso()
+            mids = []
+            for candidate in candidates:
+                mid, cand_row = new_id(), cand_rows[candidate]
+                mids.append(mid)
+                c.execute(
+                    "INSERT INTO measurements (id, skill_name, skill_scope, skill_team, current_model, candidate_model,"
+                    " candidate_model_id, candidate_upstream_model, baseline_upstream_model, judge_model,"
+                    " skill_content_hash, skill_digest, status, params, cases_total, runner_pid, runner_host, run_at,"
+                    " updated_at, group_id, cases_hash, baseline_reused_from)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (mid, key.name, key.scope, key.team, current, candidate, cand_row["litellm_model_id"],
+                     cand_row["upstream_model"], base_row["upstream_model"], judge_model, content_hash, None, "running",
+                     dumps(options), len(cases), os.getpid(), _hostname(), now, now, group, cases_hash, source))
+                c.executemany(
+                    "INSERT INTO measurement_cases (measurement_id, position, case_id, input, expected, quality_bar,"
+                    " status, updated_at) VALUES (?,?,?,?,?,?,'pending',?)",
+                    [(mid, i, x["id"], x["input"], x["expected"], x["quality_bar"], now) for i, x in enumerate(cases)])
+                if source:
+                    self._copy_baseline(c, source, mid)
+                in_group = f" (group {group}, {len(candidates)} candidates)" if group else ""
+                self.audit(c, "MeasurementStarted", f"RoutingMeasurement/{mid}",
+                           f"Measurement {mid} of skill {key}: {current} vs {candidate} over {plural(len(cases), 'case')}"
+                           f" (judge {judge_model}, seed {seed}){in_group}", tenant=tenant,
+                           after={"currentModel": current, "candidateModel": candidate, "params": options,
+                                  **({"groupId": group} if group else {}),
+                                  **({"baselineReusedFrom": source} if source else {})})
+        if reuse:
+            self.note(f"baseline reused from measurement {source}: its {current} answers and grades, no baseline calls"
+                      if source else
+                      f"no completed measurement of skill {key} matched for baseline reuse (same baseline {current},"
+                      f" judge {judge_model} and eval cases, within --max-baseline-age); the baseline is measured")
+        if len(candidates) > 1:
+            self.note(f"measuring {len(candidates)} candidates against one shared baseline: group {group}")
+        return mids
 
-    def _prepare_resume(self, ref: str, *, require_calibrated_judge: bool = False) -> str:
+    def _reusable_baseline(self, c: sqlite3.Connection, key: SkillKey, current: str, judge_model: str,
+                           cases_hash: str, max_age: int) -> str | None:
+        """The latest completed measurement whose baseline this run may take as its own, or None.
+
+        Same skill (so the same tenant), baseline model, judge and eval-case contents, finished
+        within ``max_age`` seconds, with every case's baseline part answered and graded.
+        """
+        row = c.execute(
+            "SELECT m.id FROM measurements m WHERE m.skill_name = ? AND m.skill_scope = ? AND m.skill_team = ?"
+            " AND m.current_model = ? AND m.judge_model = ? AND m.cases_hash = ? AND m.status = 'completed'"
+            " AND m.finished_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)"
+            " AND NOT EXISTS (SELECT 1 FROM measurement_cases x WHERE x.measurement_id = m.id"
+            "                 AND ifnull(x.baseline_status, '') != 'completed')"
+            " ORDER BY m.finished_at DESC, m.id DESC LIMIT 1",
+            (key.name, key.scope, key.team, current, judge_model, cases_hash, f"-{max_age} seconds")).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _copy_baseline(c: sqlite3.Connection, source: str, mid: str) -> None:
+        c.execute(
+            "UPDATE measurement_cases AS t SET baseline_status = s.baseline_status, baseline_output = s.baseline_output,"
+            " baseline_score = s.baseline_score, baseline_cost_usd = s.baseline_cost_usd,"
+            " baseline_cost_source = s.baseline_cost_source, baseline_latency_ms = s.baseline_latency_ms,"
+            " baseline_judge_cost_usd = s.baseline_judge_cost_usd, baseline_judge_latency_ms = s.baseline_judge_latency_ms,"
+            " baseline_error = NULL FROM measurement_cases AS s"
+            " WHERE s.measurement_id = ? AND t.measurement_id = ? AND s.position = t.position", (source, mid))
+
+    def _members(self, c: sqlite3.Connection, ref: str) -> list[sqlite3.Row]:
+        """The records of the run ``ref`` names: a measurement id (all of its group) or a group id."""
+        r = c.execute("SELECT * FROM measurements WHERE id = ?", (ref,)).fetchone()
+        group = r["group_id"] if r is not None else ref
+        if r is not None and not group:
+            rows = [r]
+        else:
+            rows = c.execute("SELECT * FROM measurements WHERE group_id = ? ORDER BY run_at, rowid", (group,)).fetchall()
+        if not rows or not self.skill_visible(rows[0]["skill_team"]):
+            raise NotFoundError(f"measurement '{ref}' not found", code="NOT_FOUND",
+                                hint="list them with: oc routing measurement list")
+        return rows
+
+    def _prepare_resume(self, ref: str, *, require_calibrated_judge: bool = False) -> list[str]:
         with self.store.write() as c:
-            r = self._measurement(c, ref)
-            self.require_skill_owner(SkillKey(r["skill_name"], r["skill_scope"], r["skill_team"]), "measurement run --resume")
-            todo = c.execute("SELECT count(*) FROM measurement_cases WHERE measurement_id = ? AND status != 'completed'",
-                             (ref,)).fetchone()[0]
-            if r["status"] == "completed" and todo == 0:
-                raise ConflictError(f"measurement {ref} is already complete", "every case has a result; nothing to resume",
+            rows = self._members(c, ref)
+            first = rows[0]
+            self.require_skill_owner(SkillKey(first["skill_name"], first["skill_scope"], first["skill_team"]),
+                                     "measurement run --resume")
+            ids = [r["id"] for r in rows]
+            marks = ",".join("?" * len(ids))
+            todo = c.execute(f"SELECT count(DISTINCT position) FROM measurement_cases WHERE measurement_id IN ({marks})"
+                             " AND status != 'completed'", ids).fetchone()[0]
+            what = f"group {first['group_id']}" if first["group_id"] else f"measurement {ref}"
+            if all(r["status"] == "completed" for r in rows) and todo == 0:
+                raise ConflictError(f"{what} is already complete", "every case has a result; nothing to resume",
                                     code="NOTHING_TO_RESUME")
-            if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == _hostname():
-                raise ConflictError(f"measurement {ref} is still running", f"in process {r['runner_pid']}",
-                                    code="MEASUREMENT_RUNNING")
-            c.execute("UPDATE measurements SET status = 'running', runner_pid = ?, runner_host = ?, updated_at = ?"
-                      " WHERE id = ?", (os.getpid(), _hostname(), now_iso(), ref))
-            if require_calibrated_judge:  # a gate asked for now applies to the resumed run's decision too
-                c.execute("UPDATE measurements SET params = json_set(params, '$.requireCalibratedJudge', json('true'))"
-                          " WHERE id = ?", (ref,))
-            self.audit(c, "MeasurementResumed", f"RoutingMeasurement/{ref}",
-                       f"Measurement {ref} resumed: {todo} case(s) to run", tenant=r["skill_team"] or None)
-        return ref
+            for r in rows:
+                if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == _hostname():
+                    raise ConflictError(f"{what} is still running", f"in process {r['runner_pid']}",
+                                        code="MEASUREMENT_RUNNING")
+            now = now_iso()
+            for mid in ids:
+                c.execute("UPDATE measurements SET status = 'running', runner_pid = ?, runner_host = ?, updated_at = ?"
+                          " WHERE id = ?", (os.getpid(), _hostname(), now, mid))
+                if require_calibrated_judge:  # a gate asked for now applies to the resumed run's decision too
+                    c.execute("UPDATE measurements SET params = json_set(params, '$.requireCalibratedJudge',"
+                              " json('true')) WHERE id = ?", (mid,))
+                self.audit(c, "MeasurementResumed", f"RoutingMeasurement/{mid}",
+                           f"Measurement {mid} resumed: {todo} case(s) to run"
+                           + (f" (group {first['group_id']})" if first["group_id"] else ""),
+                           tenant=first["skill_team"] or None)
+        return ids
 
-    def _execute(self, mid: str, seams: Json, progress) -> Json:
+    def _execute(self, mids: list[str], seams: Json, progress) -> Json:
         import asyncio
 
-        from oc_cli.local.runner import run_cases
+        from oc_cli.local.runner import Member, Run, Slot, run_cases, str_key
 
+        marks = ",".join("?" * len(mids))
         with self.store.read() as c:
-            m = c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone()
-            pending = c.execute("SELECT * FROM measurement_cases WHERE measurement_id = ? AND status != 'completed'"
-                                " ORDER BY position", (mid,)).fetchall()
-            done = m["cases_total"] - len(pending)
-            tenant = m["skill_team"] or None
+            members = {r["id"]: r for r in c.execute(f"SELECT * FROM measurements WHERE id IN ({marks})", mids)}
+            lead = members[mids[0]]
+            slots: dict[int, Slot] = {}
+            for x in c.execute(f"SELECT * FROM measurement_cases WHERE measurement_id IN ({marks}) ORDER BY position",
+                               mids):
+                slot = slots.get(x["position"])
+                if slot is None:
+                    slot = slots[x["position"]] = Slot(x["position"], x["input"], x["expected"], x["quality_bar"], False)
+                slot.baseline_todo = slot.baseline_todo or x["baseline_status"] != "completed"
+                slot.members.append(Member(x["measurement_id"], members[x["measurement_id"]]["candidate_model"],
+                                           x["tries"], x["candidate_status"] != "completed"))
+            for slot in slots.values():  # the lead first: the shared baseline's calls are recorded under it
+                slot.members.sort(key=lambda x: mids.index(x.mid))
+            pending = [s for s in slots.values() if s.todo]
+            tenant = lead["skill_team"] or None
+            models = [lead["current_model"], *(members[mid]["candidate_model"] for mid in mids), lead["judge_model"]]
             prices = {}
-            for name in (m["current_model"], m["candidate_model"], m["judge_model"]):
+            for name in models:
                 row = self._model_for(c, name, tenant)
                 if row is not None and row["input_cost_per_mtok"] is not None and row["output_cost_per_mtok"] is not None:
                     prices[name] = (row["input_cost_per_mtok"], row["output_cost_per_mtok"])
-        options = loads(m["params"])
+        options = loads(lead["params"])
+        label = f"{', '.join(members[mid]['candidate_model'] for mid in mids)} vs {lead['current_model']}"
+        run = Run(str_key(lead), tenant, lead["current_model"], lead["judge_model"], lead["id"], label)
         try:
-            asyncio.run(run_cases(self, m, pending, done, seams, options, prices, progress))
+            asyncio.run(run_cases(self, run, pending, len(slots) - len(pending), len(slots), seams, options, prices,
+                                  progress))
         except BaseException:
             # Ctrl-C or a crash of our own: the finished cases are stored; mark the run resumable.
             try:
                 with self.store.write() as c:
-                    c.execute("UPDATE measurements SET status = 'interrupted', updated_at = ? WHERE id = ?"
-                              " AND status = 'running'", (now_iso(), mid))
+                    c.execute(f"UPDATE measurements SET status = 'interrupted', updated_at = ? WHERE id IN ({marks})"
+                              " AND status = 'running'", (now_iso(), *mids))
             finally:
-                self.note(f"measurement {mid} interrupted; finish it with: oc routing measurement run --resume {mid}")
+                ref = lead["group_id"] or lead["id"]
+                self.note(f"measurement {ref} interrupted; finish it with: oc routing measurement run --resume {ref}")
             raise
-        return self._finish(mid)
+        return self._finish(mids)
 
-    def record_case(self, mid: str, position: int, result: Json, usage_rows: list[tuple]) -> None:
-        """Persist one case's outcome and its gateway calls (one small transaction)."""
+    def record_case(self, slot, baseline: Json | None, candidates: dict[str, Json], usage_rows: list[tuple]) -> None:
+        """Persist one case's new parts in every record of the run, and their gateway calls (one transaction)."""
+        ids = [x.mid for x in slot.members]
+        marks = ",".join("?" * len(ids))
+        now = now_iso()
         with self.store.write() as c:
+            for role, mids, part in ([("baseline", ids, baseline)] if baseline else []) + [
+                    ("candidate", [mid], part) for mid, part in candidates.items()]:
+                c.executemany(
+                    f"UPDATE measurement_cases SET {role}_status=?, {role}_output=?, {role}_score=?, {role}_cost_usd=?,"
+                    f" {role}_cost_source=?, {role}_latency_ms=?, {role}_judge_cost_usd=?, {role}_judge_latency_ms=?,"
+                    f" {role}_error=?, attempts=attempts+? WHERE measurement_id=? AND position=?",
+                    [(part["status"], part["output"], part["score"], part["costUsd"], part["costSource"],
+                      part["latencyMs"], part["judgeCostUsd"], part["judgeLatencyMs"], part["error"], part["attempts"],
+                      mid, slot.position) for mid in mids])
+            # The case as a whole, as a single-candidate run always stored it.
             c.execute(
-                "UPDATE measurement_cases SET status=?, baseline_output=?, candidate_output=?, baseline_score=?,"
-                " candidate_score=?, baseline_cost_usd=?, candidate_cost_usd=?, judge_cost_usd=?,"
-                " baseline_cost_source=?, candidate_cost_source=?, baseline_latency_ms=?, candidate_latency_ms=?,"
-                " judge_latency_ms=?, attempts=attempts+?, tries=tries+1, error=?, updated_at=?"
-                " WHERE measurement_id=? AND position=?",
-                (result["status"], result.get("baselineOutput"), result.get("candidateOutput"),
-                 result.get("baselineScore"), result.get("candidateScore"), result.get("baselineCostUsd"),
-                 result.get("candidateCostUsd"), result.get("judgeCostUsd"), result.get("baselineCostSource"),
-                 result.get("candidateCostSource"), result.get("baselineLatencyMs"), result.get("candidateLatencyMs"),
-                 result.get("judgeLatencyMs"), result.get("attempts", 0), result.get("error"), now_iso(), mid, position))
+                "UPDATE measurement_cases SET"
+                " status = CASE WHEN baseline_status = 'completed' AND candidate_status = 'completed' THEN 'completed'"
+                "   WHEN baseline_status = 'failed' OR candidate_status = 'failed' THEN 'failed' ELSE 'pending' END,"
+                " error = nullif(ifnull(baseline_error, '')"
+                "   || CASE WHEN baseline_error IS NOT NULL AND candidate_error IS NOT NULL THEN '; ' ELSE '' END"
+                "   || ifnull(candidate_error, ''), ''),"
+                " judge_cost_usd = CASE WHEN baseline_judge_cost_usd IS NULL AND candidate_judge_cost_usd IS NULL"
+                "   THEN NULL ELSE ifnull(baseline_judge_cost_usd, 0) + ifnull(candidate_judge_cost_usd, 0) END,"
+                " judge_latency_ms = max(ifnull(baseline_judge_latency_ms, candidate_judge_latency_ms),"
+                "   ifnull(candidate_judge_latency_ms, baseline_judge_latency_ms)),"
+                f" tries = tries + 1, updated_at = ? WHERE measurement_id IN ({marks}) AND position = ?",
+                (now, *ids, slot.position))
             c.executemany(
                 "INSERT OR IGNORE INTO usage (request_id, source, kind, model, model_group, skill, tenant, prompt_tokens,"
                 " completion_tokens, spend_usd, latency_ms, status, start_time, end_time, measurement_id, passed)"
                 " VALUES (?,'oc',?,?,?,?,?,?,?,?,?,?,?,?,?,?)", usage_rows)
 
-    def _finish(self, mid: str) -> Json:
+    def _summary(self, c: sqlite3.Connection, m: sqlite3.Row) -> Json:
+        """A record's statistics and decision, from its stored cases alone."""
         from oc_cli.domain import stats
 
-        with self.store.write() as c:
-            m = c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone()
-            rows = c.execute("SELECT * FROM measurement_cases WHERE measurement_id = ? ORDER BY position",
-                             (mid,)).fetchall()
-            options = loads(m["params"])
-            samples, failed, unknown = [], 0, 0
-            for x in rows:
-                if x["status"] != "completed":
-                    failed += 1
-                elif x["baseline_cost_usd"] is None or x["candidate_cost_usd"] is None:
-                    unknown += 1
-                else:
-                    samples.append(stats.Sample(baseline_cost=x["baseline_cost_usd"],
-                                                candidate_cost=x["candidate_cost_usd"],
-                                                baseline_score=x["baseline_score"],
-                                                candidate_score=x["candidate_score"],
-                                                quality_bar=x["quality_bar"]))
-            summary = stats.summarize_run(samples, options, failed_cases=failed, unknown_cost_cases=unknown)
-            key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
-            if options.get("requireCalibratedJudge"):
-                from oc_cli.local.judging import require_calibrated_judge
+        rows = c.execute("SELECT * FROM measurement_cases WHERE measurement_id = ? ORDER BY position",
+                         (m["id"],)).fetchall()
+        options = loads(m["params"])
+        samples, failed, unknown = [], 0, 0
+        for x in rows:
+            if x["status"] != "completed":
+                failed += 1
+            elif x["baseline_cost_usd"] is None or x["candidate_cost_usd"] is None:
+                unknown += 1
+            else:
+                samples.append(stats.Sample(baseline_cost=x["baseline_cost_usd"],
+                                            candidate_cost=x["candidate_cost_usd"],
+                                            baseline_score=x["baseline_score"],
+                                            candidate_score=x["candidate_score"],
+                                            quality_bar=x["quality_bar"]))
+        summary = stats.summarize_run(samples, options, failed_cases=failed, unknown_cost_cases=unknown)
+        if options.get("requireCalibratedJudge"):
+            from oc_cli.local.judging import require_calibrated_judge
 
-                require_calibrated_judge(c, m, summary["decision"])
-            proposal_id = None
-            if summary["decision"]["propose"]:
-                proposal_id = new_id()
-                c.execute(
-                    "INSERT INTO proposals (id, skill_name, skill_scope, skill_team, from_model, proposed_model,"
-                    " projected_savings_pct, ci_low_pct, ci_high_pct, pinned_savings_pct, pinned_ci_low_pct,"
-                    " pinned_ci_high_pct, skill_content_hash, skill_digest, proposed_model_id, measurement_id, status,"
-                    " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'pending',?)",
-                    (proposal_id, key.name, key.scope, key.team, m["current_model"], m["candidate_model"],
-                     summary["projectedSavingsPct"], summary["ciLowPct"], summary["ciHighPct"],
-                     summary["pinnedSavingsPct"], summary["pinnedCiLowPct"], summary["pinnedCiHighPct"],
-                     m["skill_content_hash"], m["skill_digest"], m["candidate_model_id"], mid, now_iso()))
-            now = now_iso()
-            c.execute("UPDATE measurements SET status = 'completed', summary = ?, proposal_id = ?, finished_at = ?,"
-                      " updated_at = ? WHERE id = ?", (dumps(summary), proposal_id, now, now, mid))
-            verdict = (f"proposal {proposal_id} created" if proposal_id
-                       else "no proposal: " + "; ".join(summary["decision"]["reasons"]))
-            saving = summary["pinnedSavingsPct"]
-            saving_text = "no saving estimated" if saving is None else f"saving {saving:.1f}% if approved"
-            self.audit(c, "MeasurementCompleted", f"RoutingMeasurement/{mid}",
-                       f"Measurement {mid} of skill {key} completed: {plural(len(samples), 'case')}, {saving_text}; "
-                       f"{verdict}",
-                       tenant=key.tenant, after={"proposalId": proposal_id, "decision": summary["decision"]})
-            if proposal_id:
-                self.audit(c, "RoutingProposalCreated", f"RoutingProposal/{proposal_id}",
-                           f"Routing proposal {proposal_id}: pin {key} to {m['candidate_model']}"
-                           f" (from {m['current_model']})", tenant=key.tenant)
-                # One open proposal per skill: newer evidence replaces an older pending proposal
-                # (the control plane lets them pile up; approving a stale one would be a mistake).
-                older = [r[0] for r in c.execute(
-                    "SELECT id FROM proposals WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
-                    " AND status = 'pending' AND id != ?", (key.name, key.scope, key.team, proposal_id))]
-                for old_id in older:
-                    c.execute("UPDATE proposals SET status = 'rejected', decided_by = ?, decided_at = ?"
-                              " WHERE id = ? AND status = 'pending'", (f"superseded by {proposal_id}", now, old_id))
-                    self.audit(c, "RoutingProposalSuperseded", f"RoutingProposal/{old_id}",
-                               f"Routing proposal {old_id} ({key}) superseded by {proposal_id}", tenant=key.tenant)
-            view = self._measurement_view(c, c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone())
-        return {"status": "measured", "measurement": view, "proposalId": proposal_id}
+            require_calibrated_judge(c, m, summary["decision"])
+        return summary
+
+    def _finish(self, mids: list[str]) -> Json:
+        marks = ",".join("?" * len(mids))
+        with self.store.write() as c:
+            members = {r["id"]: r for r in c.execute(f"SELECT * FROM measurements WHERE id IN ({marks})", mids)}
+            summaries = {mid: self._summary(c, members[mid]) for mid in mids}
+            chosen = choose_proposal(members, summaries)
+            for mid in mids:
+                self._conclude(c, members[mid], summaries[mid], mid == chosen)
+            views = [self._measurement_view(c, c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone())
+                     for mid in mids]
+        proposal_id = next((x["proposalId"] for x in views if x["proposalId"]), None)
+        if len(mids) == 1:
+            return {"status": "measured", "measurement": views[0], "proposalId": proposal_id}
+        return {"status": "measured", "groupId": views[0]["groupId"], "proposalId": proposal_id,
+                "measurements": views, "frontier": frontier(views)}
+
+    def _conclude(self, c: sqlite3.Connection, m: sqlite3.Row, summary: Json, propose: bool) -> None:
+        """Store one record's result; ``propose`` says whether it becomes its skill's pending proposal."""
+        mid = m["id"]
+        key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
+        proposal_id = None
+        if propose:
+            proposal_id = new_id()
+            c.execute(
+                "INSERT INTO proposals (id, skill_name, skill_scope, skill_team, from_model, proposed_model,"
+                " projected_savings_pct, ci_low_pct, ci_high_pct, pinned_savings_pct, pinned_ci_low_pct,"
+                " pinned_ci_high_pct, skill_content_hash, skill_digest, proposed_model_id, measurement_id, status,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'pending',?)",
+                (proposal_id, key.name, key.scope, key.team, m["current_model"], m["candidate_model"],
+                 summary["projectedSavingsPct"], summary["ciLowPct"], summary["ciHighPct"],
+                 summary["pinnedSavingsPct"], summary["pinnedCiLowPct"], summary["pinnedCiHighPct"],
+                 m["skill_content_hash"], m["skill_digest"], m["candidate_model_id"], mid, now_iso()))
+        now = now_iso()
+        c.execute("UPDATE measurements SET status = 'completed', summary = ?, proposal_id = ?, finished_at = ?,"
+                  " updated_at = ? WHERE id = ?", (dumps(summary), proposal_id, now, now, mid))
+        verdict = (f"proposal {proposal_id} created" if proposal_id
+                   else "no proposal: " + "; ".join(summary["decision"]["reasons"]))
+        saving = summary["pinnedSavingsPct"]
+        saving_text = "no saving estimated" if saving is None else f"saving {saving:.1f}% if approved"
+        self.audit(c, "MeasurementCompleted", f"RoutingMeasurement/{mid}",
+                   f"Measurement {mid} of skill {key} completed: {plural(summary['sampledCalls'], 'case')}, {saving_text};"
+                   f" {verdict}",
+                   tenant=key.tenant, after={"proposalId": proposal_id, "decision": summary["decision"]})
+        if proposal_id:
+            self.audit(c, "RoutingProposalCreated", f"RoutingProposal/{proposal_id}",
+                       f"Routing proposal {proposal_id}: pin {key} to {m['candidate_model']}"
+                       f" (from {m['current_model']})", tenant=key.tenant)
+            # One open proposal per skill: newer evidence replaces an older pending proposal
+            # (the control plane lets them pile up; approving a stale one would be a mistake).
+            older = [r[0] for r in c.execute(
+                "SELECT id FROM proposals WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
+                " AND status = 'pending' AND id != ?", (key.name, key.scope, key.team, proposal_id))]
+            for old_id in older:
+                c.execute("UPDATE proposals SET status = 'rejected', decided_by = ?, decided_at = ?"
+                          " WHERE id = ? AND status = 'pending'", (f"superseded by {proposal_id}", now, old_id))
+                self.audit(c, "RoutingProposalSuperseded", f"RoutingProposal/{old_id}",
+                           f"Routing proposal {old_id} ({key}) superseded by {proposal_id}", tenant=key.tenant)
 
     # ===== proposals =============================================================================
     def _proposal(self, c: sqlite3.Connection, ref: str) -> sqlite3.Row:

@@ -125,11 +125,17 @@ def parse_instant(text: str) -> datetime:
     return d
 
 
+def duration_seconds(value: str) -> int | None:
+    """``7d``/``24h``/``30m``/``45s``/``2w`` in seconds; None when ``value`` is not such a duration."""
+    m = _DURATION.match(value)
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else None
+
+
 def parse_window_bound(value: str, flag: str, now: datetime) -> datetime:
     """``7d``/``24h``/``30m``/``45s``/``2w`` (that long before ``now``) or an ISO date/time."""
-    m = _DURATION.match(value)
-    if m:
-        return now - timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    seconds = duration_seconds(value)
+    if seconds is not None:
+        return now - timedelta(seconds=seconds)
     try:
         return parse_instant(value)
     except ValueError:

@@ -109,6 +109,7 @@ class RemoteControlPlane:
         self._api = ApiClient(base_url, token, timeout=timeout, verify=verify, transport=transport,
                               retries=retries, backoff=backoff)
         self.url = self._api.root
+        self.notices: list[str] = []  # human notes for stderr (printed by the command)
 
     def close(self) -> None:
         self._api.close()
@@ -391,6 +392,32 @@ class RemoteControlPlane:
             raise _unsupported("routing measurement run --resume",
                                "the control plane measures inside one request and keeps no partial "
                                "runs, so there is nothing to resume; start a new run")
+        if params.get("reuseBaseline"):
+            raise _unsupported("routing measurement run --reuse-baseline",
+                               "the control plane measures the baseline in every run and keeps no answers "
+                               "to reuse; run without it")
+        candidates = params.get("candidateModels") or [params.get("candidateModel")]
+        if len(candidates) == 1:
+            return self._run_one({**params, "candidateModel": candidates[0]}, progress)
+        # The API measures one candidate per request, each against a baseline of its own: the
+        # baseline is not shared, and no group links the records.
+        self.notices.append(f"the control plane measures one candidate per call: running {len(candidates)}"
+                            " measurements one after another, each answering and judging the baseline again")
+        answers = []
+        for i, candidate in enumerate(candidates, 1):
+            self.notices.append(f"measuring candidate {i} of {len(candidates)} on the control plane: {candidate}")
+            answer = self._run_one({**params, "candidateModel": candidate}, progress)
+            if not isinstance(answer, dict) or answer.get("status") != "measured":
+                return answer  # e.g. unconfigured: the same for every candidate
+            answers.append(answer)
+        from oc_cli.domain.frontier import frontier
+
+        views = [a.get("measurement") or {} for a in answers]
+        return {"status": "measured", "groupId": None, "sharedBaseline": False,
+                "proposalId": None, "proposalIds": [a.get("proposalId") for a in answers],
+                "measurements": views, "frontier": frontier(views)}
+
+    def _run_one(self, params: Json, progress: Progress | None) -> Json:
         body = {k: params.get(k) for k in MEASUREMENT_RUN_FIELDS}
         body["skillTeam"] = body["skillTeam"] or ""
         named = body["skillName"] and body["skillScope"]
@@ -426,6 +453,11 @@ class RemoteControlPlane:
         rows = self._list("/model-routing/measurements", what, schema.MEASUREMENT,
                           self._skill_filters(skill_name, skill_scope, skill_team))
         return self._with_proposals(rows, what) if rows else rows
+
+    def get_group(self, ref: str) -> Json:
+        raise _unsupported("routing measurement show --group",
+                           "the control plane measures one candidate per run and keeps no groups; "
+                           "groups exist for multi-candidate runs in local mode")
 
     def get_measurement(self, ref: str, *, samples: bool = False) -> Json:
         if samples:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import List
 
 import typer
 
@@ -21,7 +22,9 @@ def run(
     skill_name: str = _skill.NameOpt(),
     skill_scope: str = _skill.ScopeOpt(),
     skill_team: str = _skill.TeamOpt(),
-    candidate_model: str = typer.Option(None, "--candidate-model", help="The cheaper model to try."),
+    candidate_model: List[str] = typer.Option(
+        None, "--candidate-model",
+        help="A cheaper model to try; repeat it to measure several against one shared baseline."),
     current_model: str = typer.Option(None, "--current-model", help="Baseline (default: the skill's effective model)."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=256, help="Cases in flight at once."),
     seed: int = typer.Option(None, "--seed", help="Seed of the savings test's random sign patterns (recorded; default: random)."),
@@ -30,6 +33,12 @@ def run(
     resamples: int = typer.Option(10_000, "--resamples", min=1000, max=1_000_000, help="Random sign patterns of the savings test (all of them when fewer exist)."),
     timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Per-call timeout in seconds."),
     resume: str = typer.Option(None, "--resume", metavar="ID", help="Resume an interrupted run: replay only missing or failed cases."),
+    reuse_baseline: bool = typer.Option(
+        False, "--reuse-baseline",
+        help="Take the baseline's answers and grades from the latest matching completed measurement."),
+    max_baseline_age: str = typer.Option(
+        "7d", "--max-baseline-age", metavar="DURATION",
+        help="With --reuse-baseline: how old a reused baseline may be (e.g. 7d, 24h, 2w)."),
     allow_same_family_judge: bool = typer.Option(False, "--allow-same-family-judge", help="Allow a judge of the baseline's or candidate's model family."),
     require_configured: bool = typer.Option(False, "--require-configured", help="Exit 6 (instead of 0) when the gateway or judge is not configured."),
     require_calibrated_judge: bool = typer.Option(
@@ -48,8 +57,10 @@ def run(
         key = _skill.required(skill, skill_name, skill_scope, skill_team)
         if not candidate_model:
             raise ValidationError("--candidate-model is required", "name the cheaper model to try")
-        params.update(skillName=key.name, skillScope=key.scope, skillTeam=key.team, candidateModel=candidate_model,
-                      currentModel=current_model)
+        params.update(skillName=key.name, skillScope=key.scope, skillTeam=key.team,
+                      candidateModels=list(candidate_model), currentModel=current_model)
+        if reuse_baseline:
+            params.update(reuseBaseline=True, maxBaselineAge=max_baseline_age)
     params.update(concurrency=concurrency, seed=seed, minCases=min_cases, qualityMargin=quality_margin,
                   resamples=resamples, timeout=timeout, allowSameFamilyJudge=allow_same_family_judge)
     if require_calibrated_judge:
@@ -81,6 +92,8 @@ def run(
     m = result.get("measurement")
     if m:
         render(m)
+    elif result.get("measurements"):
+        render_group(result)
     else:
         output.emit_object(result)
 
@@ -103,9 +116,22 @@ def list_(
 def show_(
     ref: str = typer.Argument(..., metavar="ID"),
     samples: bool = typer.Option(False, "--samples", help="Also list the per-case results."),
+    group: bool = typer.Option(False, "--group",
+                               help="ID is a group (or one of its measurements): show every candidate and the frontier."),
     fmt: str = OutputOpt(),
 ) -> None:
     """Tell the story of one measurement: savings, quality, cost, failures, decision."""
+    if group:
+        if samples:
+            raise ValidationError("--samples and --group do not go together",
+                                  "per-case results belong to one measurement", hint="show a member with --samples")
+        g = backend().get_group(ref)
+        flush_notes()
+        if fmt == "json":
+            output.emit(g, "json")
+        else:
+            render_group(g)
+        return
     m = backend().get_measurement(ref, samples=samples)
     flush_notes()
     if fmt == "json":
@@ -150,6 +176,10 @@ def render(m: dict) -> None:
     key = SkillKey(m["skillName"], m["skillScope"], m["skillTeam"])
     lines = [f"Measurement {m['id']} — skill {key}: {m.get('currentModel')} → {m.get('candidateModel')}"
              f" (judge {m.get('judgeModel')})"]
+    if m.get("groupId"):
+        lines.append(f"  group      {m['groupId']}: oc routing measurement show --group {m['groupId']}")
+    if m.get("baselineReusedFrom"):
+        lines.append(f"  baseline   answers and grades reused from measurement {m['baselineReusedFrom']}")
     total, done, failed = m.get("casesTotal"), m.get("casesCompleted"), m.get("casesFailed")
     lines.append(f"  status     {m.get('status')}: {done} of {total} cases completed, {failed} failed")
     if m.get("sampledCalls"):
@@ -255,3 +285,20 @@ def calibration_lines(m: dict) -> list[str]:
         lines.append(f"  corrected  {cal['note']}")
     return lines
 
+
+def render_group(g: dict) -> None:
+    """Every candidate's story, then the frontier: cost per case against pass rate."""
+    from oc_cli.commands.routing import _frontier
+    from oc_cli.domain.frontier import frontier
+
+    views = g["measurements"]
+    for m in views:
+        render(m)
+        sys.stdout.write("\n")
+    from oc_cli.domain.skillkey import SkillKey
+
+    first = views[0]
+    key = SkillKey(first["skillName"], first["skillScope"], first["skillTeam"])
+    title = (f"Frontier of group {g['groupId']}: skill {key}, {first.get('casesTotal')} cases" if g.get("groupId")
+             else f"Frontier: skill {key}, separate runs (each measured its own baseline)")
+    _frontier.render(g.get("frontier") or frontier(views), title)
