@@ -567,3 +567,26 @@ def test_audit_entries_always_carry_tenant_null_when_the_server_omits_it(cp_serv
     cp_server.add_audit("Created", "Tenant/b", "m", tenant="alice", timestamp="2026-07-01T10:01:00.000Z")
     data = remote.list_audit()["data"]
     assert [(e["resource"], e["tenant"]) for e in data] == [("Tenant/b", "alice"), ("Tenant/a", None)]
+
+
+def test_several_candidates_are_measured_one_request_each_and_say_so(cp_server, remote):
+    cp_server.add_skill("summarise", "org", "")
+    remote.create_eval_case({"skillName": "summarise", "skillScope": "org", "input": "x"})
+    cp_server.set_measurement_outcome(MeasurementOutcome(ci_low_pct=5))
+    before = len(cp_server.requests)
+    result = remote.run_measurement({"skillName": "summarise", "skillScope": "org", "skillTeam": "",
+                                     "candidateModels": ["cheap", "cheaper"], "currentModel": "big"})
+    runs = [r for r in cp_server.requests[before:] if r.path.endswith("/measurements/run")]
+    assert [r.body["candidateModel"] for r in runs] == ["cheap", "cheaper"]
+    assert all(r.body["currentModel"] == "big" for r in runs)
+    assert result["status"] == "measured" and result["sharedBaseline"] is False and result["groupId"] is None
+    assert [m["candidateModel"] for m in result["measurements"]] == ["cheap", "cheaper"]
+    assert [p["role"] for p in result["frontier"]] == ["baseline", "candidate", "candidate"]
+    assert any("one candidate per call" in n for n in remote.notices)
+    with pytest.raises(NotSupportedError):
+        remote.get_group(result["measurements"][0]["id"])
+    count = len(cp_server.requests)
+    with pytest.raises(NotSupportedError):
+        remote.run_measurement({"skillName": "summarise", "skillScope": "org", "candidateModels": ["cheap"],
+                                "reuseBaseline": True})
+    assert len(cp_server.requests) == count

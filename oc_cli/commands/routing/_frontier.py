@@ -23,6 +23,10 @@ def _usd(x: float | None) -> str:
     return f"${x:.4f}" if x >= 0.01 else f"${x:.6f}"
 
 
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.0f}%"
 
@@ -141,8 +145,8 @@ def table_rows(points: list[dict]) -> list[dict]:
     for p in points:
         ci = p.get("passRateCi")
         out.append({
-            "#": p["label"], "model": p["model"], "costPerCase": _usd(p["costPerCaseUsd"]),
-            "passRate": _pct(p["passRate"]), "passCi": f"{_pct(ci[0])}-{_pct(ci[1])}" if ci else "",
+            "#": p["label"], "model": _short(p["model"] or "", 24), "cost/case": _usd(p["costPerCaseUsd"]),
+            "pass": _pct(p["passRate"]), "passCi": f"{_pct(ci[0])}-{_pct(ci[1])}" if ci else "",
             "saving": "" if p.get("pinnedSavingsPct") is None else f"{p['pinnedSavingsPct']:.1f}%",
             "decision": verdict(p),
         })
@@ -155,7 +159,7 @@ def render(points: list[dict], title: str) -> None:
 
     lines = chart_lines(points)
     rows = table_rows(points)
-    columns = ["#", "model", "costPerCase", "passRate", "passCi", "saving", "decision"]
+    columns = ["#", "model", "cost/case", "pass", "passCi", "saving", "decision"]
     if output.stdout_is_tty():
         from rich.text import Text
 
