@@ -7,7 +7,7 @@
 * Faults a real proxy cannot produce on demand (``tests/support/fake_gateway.py``): a reply that
   never comes, a connection closed without a reply, a body that is not JSON, a 400. The run
   completes, the case fails with the reason, no proposal, no traceback; ``--resume`` retries only
-  that case.
+  that case's failed part (the candidate's answer and grade; the baseline's is kept).
 """
 
 from __future__ import annotations
@@ -230,8 +230,10 @@ def test_broken_replies_fail_their_case_with_a_reason_and_resume_retries_only_it
         assert error.startswith(f"case 2: candidate {name}: ") and reason in error
         assert calls[name] == 3 + candidate_calls
         failed = oc.json("routing", "measurement", "show", m["id"], "--samples")["samples"][1]
-        assert (failed["status"], failed["attempts"], failed["candidateScore"]) == ("failed", 1 + candidate_calls, None)
-    assert calls["base"] == 4 * len(FAULTS) and calls["judge"] == 2 * 3 * len(FAULTS)
+        # the baseline's part of that case was answered and graded (2 calls); the candidate's failed
+        assert (failed["status"], failed["attempts"], failed["candidateScore"]) == ("failed", 2 + candidate_calls, None)
+        assert failed["baselineScore"] == 0.9
+    assert calls["base"] == 4 * len(FAULTS) and calls["judge"] == (2 * 3 + 1) * len(FAULTS)
 
     resumes = {name: oc.popen("routing", "measurement", "run", "--resume", run["measurement"]["id"], "-o", "json")
                for name, run in first.items()}
@@ -243,6 +245,7 @@ def test_broken_replies_fail_their_case_with_a_reason_and_resume_retries_only_it
         assert (m["casesCompleted"], m["casesFailed"], m["errors"]) == (4, 0, [])
         assert m["decision"]["checks"]["noFailures"] is True
         retried = oc.json("routing", "measurement", "show", mid, "--samples")["samples"][1]
-        assert (retried["status"], retried["attempts"]) == ("completed", 1 + candidate_calls + 4)
+        assert (retried["status"], retried["attempts"]) == ("completed", 2 + candidate_calls + 2)
+    # only the missing part is replayed: the candidate's answer and its grade, not the baseline's
     after = gw.call_counts() - calls
-    assert after == Counter({"base": len(FAULTS), "judge": 2 * len(FAULTS), **{name: 1 for name in FAULTS}})
+    assert after == Counter({"judge": len(FAULTS), **{name: 1 for name in FAULTS}})
