@@ -32,7 +32,8 @@ def run(
     quality_margin: float = typer.Option(0.05, "--quality-margin", min=0.0, max=1.0, help="Non-inferiority margin on pass rate (at 0.05, 73+ cases are needed)."),
     resamples: int = typer.Option(10_000, "--resamples", min=1000, max=1_000_000, help="Random sign patterns of the savings test (all of them when fewer exist)."),
     timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Per-call timeout in seconds."),
-    resume: str = typer.Option(None, "--resume", metavar="ID", help="Resume an interrupted run: replay only missing or failed cases."),
+    resume: str = typer.Option(None, "--resume", metavar="ID",
+                              help="Resume an interrupted run (a measurement or group ID): replay only missing or failed calls."),
     reuse_baseline: bool = typer.Option(
         False, "--reuse-baseline",
         help="Take the baseline's answers and grades from the latest matching completed measurement."),
