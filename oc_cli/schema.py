@@ -218,7 +218,8 @@ MEASUREMENT = Obj("measurement", [
             F("passRateDiffCiHigh", "number", null=True), F("mcnemarP", "number", null=True),
             F("savingsP", "number", null=True), F("discordant", "object"), F("baselineCostUsd", "number", null=True),
             F("candidateCostUsd", "number", null=True), F("bootstrap", "object"),
-            F("decision", "decision", null=True), F("judgeCalibration", "judge-correction")),
+            F("decision", "decision", null=True), F("judgeCalibration", "judge-correction"),
+            F("groupId", null=True), F("baselineReusedFrom", null=True)),
     F("proposalId", null=True, origin=JOINED), F("proposalStatus", null=True, origin=JOINED),
     F("skill", origin=TABLE),
 ], open=True, table=("id", "skill", "currentModel", "candidateModel", "status", "sampledCalls",
@@ -276,10 +277,27 @@ DELETED = Obj("deleted", [F("id"), F("status")], doc="The answer of every remove
 DECIDED = Obj("decided", [F("id"), F("status"), F("appliedModel", null=True)],
               doc="The answer of proposal approve/reject (§9.2)")
 
+FRONTIER_POINT = Obj("frontier-point", [
+    F("role"), F("label"), F("model", null=True), F("measurementId", null=True),
+    F("costPerCaseUsd", "number", null=True), F("costPerCaseCi", "numbers", null=True),
+    F("passRate", "number", null=True), F("passRateCi", "numbers", null=True), F("nonInferior", "bool", null=True),
+    F("qualifies", "bool", null=True), F("proposed", "bool"), F("cases", "int"), F("paretoOptimal", "bool"),
+    F("pinnedSavingsPct", "number", null=True, optional=True), F("decision", "decision", null=True, optional=True),
+], doc="One point of a multi-candidate run's frontier: the baseline or a candidate (oc_cli.domain.frontier)")
+
+GROUP = Obj("measurement-group", [
+    F("groupId", null=True), F("proposalId", null=True), F("measurements", "measurement[]"),
+    F("frontier", "frontier-point[]"),
+], doc="`measurement show --group`: every record of a multi-candidate run and its frontier (local mode)")
+
 RUN_ANSWER = Obj("run-answer", [
     F("status"), F("note", optional=True), F("missing", "strings", origin=LOCAL),
     F("measurement", "measurement", null=True, optional=True), F("proposalId", null=True, optional=True),
-], open=True, doc="POST …/measurements/run: {status: unconfigured, note} or {status: measured, measurement, proposalId}")
+    F("groupId", null=True, optional=True), F("measurements", "measurement[]", optional=True),
+    F("frontier", "frontier-point[]", optional=True), F("sharedBaseline", "bool", optional=True),
+    F("proposalIds", "json", optional=True),
+], open=True, doc="POST …/measurements/run: {status: unconfigured, note} or {status: measured, measurement, proposalId};"
+                  " with several candidates {status, groupId, proposalId, measurements, frontier} instead of measurement")
 
 IMPORTED = Obj("imported", [F("imported", "int"), F("ids", "strings")],
                doc="eval-case import: how many rows, and their ids")
@@ -340,8 +358,8 @@ JUDGE_CORRECTION = Obj("judge-correction", [
 
 OBJECTS: dict[str, Obj] = {o.name: o for o in (
     CREDENTIAL, MODEL, TENANT, TENANT_MODELS, POSTURE, DEFAULT, EVAL_CASE, DECISION, MEASUREMENT, PROPOSAL,
-    RECOMMENDATION, USAGE_ROW, AUDIT_ENTRY, PAGINATION, AUDIT_PAGE, DELETED, DECIDED, RUN_ANSWER, IMPORTED,
-    RESOLUTION, GATEWAY_DIFF_MODELS, GATEWAY_DIFF_SKILLS, GATEWAY_DIFF_FALLBACKS, GATEWAY_DIFF,
+    RECOMMENDATION, USAGE_ROW, AUDIT_ENTRY, PAGINATION, AUDIT_PAGE, DELETED, DECIDED, FRONTIER_POINT, GROUP,
+    RUN_ANSWER, IMPORTED, RESOLUTION, GATEWAY_DIFF_MODELS, GATEWAY_DIFF_SKILLS, GATEWAY_DIFF_FALLBACKS, GATEWAY_DIFF,
     JUDGE_ANSWER, JUDGE_SAMPLE, LABELS_IMPORTED, JUDGE_CALIBRATION, JUDGE_CORRECTION)}
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from oc_cli import schema
 from tests.integration.litellm_proxy import Proxy
 from tests.integration.test_measurement_faults import FIGURES, PER_CASE, finish, import_cases
 from tests.support.oc_process import Oc
@@ -88,6 +89,8 @@ def test_group_shares_the_baseline_reuse_skips_it_and_figures_match_single_runs(
     # show works unchanged on a member; --group (by group id or a member's id) gives the whole group.
     assert oc.json("routing", "measurement", "show", chosen["id"])["proposalId"] == chosen["proposalId"]
     whole = oc.json("routing", "measurement", "show", "--group", gid)
+    schema.check(schema.GROUP, whole, closed=True)
+    schema.check(schema.RUN_ANSWER, group, closed=True)
     assert [m["id"] for m in whole["measurements"]] == [m["id"] for m in members.values()]
     assert oc.json("routing", "measurement", "show", "--group", members["unpriced"]["id"]) == whole
     assert [(p["label"], p["model"], p["proposed"]) for p in whole["frontier"]] == [
