@@ -204,6 +204,9 @@ def test_bad_candidate_lists_are_refused_and_change_nothing(oc: Oc) -> None:
     age = oc.run("routing", "measurement", "run", "--skill", "refuse", *candidates("unpriced"), "--reuse-baseline",
                  "--max-baseline-age", "soon", expect=2)
     assert "--max-baseline-age" in age.stderr
+    alone = oc.run("routing", "measurement", "run", "--skill", "refuse", *candidates("unpriced"),
+                   "--max-baseline-age", "1d", expect=2)
+    assert "needs --reuse-baseline" in alone.stderr
     assert oc.json("routing", "measurement", "list") == before
     unknown = oc.run("routing", "measurement", "show", "--group", "cnosuchgroup", expect=3)
     assert "[NOT_FOUND]" in unknown.stderr

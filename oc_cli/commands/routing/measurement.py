@@ -51,8 +51,9 @@ def run(
     """Run a measurement. Nothing about live routing changes; a convincing result becomes a proposal."""
     params: dict = {}
     if resume:
-        if candidate_model or skill or skill_name:
-            raise ValidationError("--resume takes no skill or --candidate-model", "they come from the run being resumed")
+        if candidate_model or skill or skill_name or reuse_baseline:
+            raise ValidationError("--resume takes no skill, --candidate-model or --reuse-baseline",
+                                  "they come from the run being resumed")
         params["resume"] = resume
     else:
         key = _skill.required(skill, skill_name, skill_scope, skill_team)
@@ -62,6 +63,9 @@ def run(
                       candidateModels=list(candidate_model), currentModel=current_model)
         if reuse_baseline:
             params.update(reuseBaseline=True, maxBaselineAge=max_baseline_age)
+        elif max_baseline_age != "7d":
+            raise ValidationError("--max-baseline-age needs --reuse-baseline",
+                                  "it limits the age of a reused baseline", hint="add --reuse-baseline")
     params.update(concurrency=concurrency, seed=seed, minCases=min_cases, qualityMargin=quality_margin,
                   resamples=resamples, timeout=timeout, allowSameFamilyJudge=allow_same_family_judge)
     if require_calibrated_judge:
