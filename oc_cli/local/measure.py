@@ -226,7 +226,7 @@ class MeasurementMixin(EvalMixin):
 
         if params.get("resume"):  # a run that does not exist is not found, whatever the gateway
             with self.store.read() as c:
-                self._measurement(c, params["resume"])
+                self._members(c, params["resume"])
         seams = gateway_settings(self.settings) if self.settings is not None else {"missing": ["settings"]}
         if seams["missing"]:
             return {"status": "unconfigured", "note": UNCONFIGURED_NOTE, "missing": seams["missing"]}
