@@ -155,7 +155,8 @@ _PINNED = _local(F("pinnedSavingsPct", "number", null=True), F("pinnedCiLowPct",
 
 
 CREDENTIAL = Obj("credential", [
-    *_SCOPED, F("provider"), F("secretRef"), F("litellmCredentialName", null=True), *_STAMPS,
+    *_SCOPED, F("provider"), F("secretRef"), F("litellmCredentialName", null=True),
+    *_local(F("envVar", null=True)), *_STAMPS,
 ], table=("id", "scope", "clusterTenant", "provider", "secretRef", "litellmCredentialName"),
     drop=("litellmCredentialName", "scope", "clusterTenant"), doc="ProviderCredential (opencrane-api §3.1)")
 
