@@ -22,6 +22,14 @@ from oc_cli.errors import ConflictError, NotFoundError, ValidationError
 from oc_cli.local.base import Json, dumps, litellm_id, loads, skill_where
 from oc_cli.local.evals import EvalMixin
 
+#: The figures a measurement estimates from its completed cases. With none to estimate from (a
+#: run that failed, is still running, or whose every cost is unknown) they are None ("n/a"),
+#: never 0: a 0% saving is a finding, and this is the absence of one.
+ESTIMATES = ("projectedSavingsPct", "ciLowPct", "ciHighPct", "pinnedSavingsPct", "pinnedCiLowPct", "pinnedCiHighPct",
+             "atBarCheapFraction", "baselinePassRate", "baselinePassRateCi", "candidatePassRate",
+             "candidatePassRateCi", "passRateDiff", "passRateDiffCiLow", "passRateDiffCiHigh", "mcnemarP",
+             "baselineCostUsd", "candidateCostUsd")
+
 UNCONFIGURED_NOTE = "Shadow-measurement seams are not configured; nothing was recorded."
 
 
@@ -60,11 +68,33 @@ def _shown_status(r: sqlite3.Row) -> str:
 
     A run killed outright (kill -9, power loss) cannot mark itself interrupted, so its row still
     says ``running``; when its process on this host is gone, it is shown as ``interrupted``.
+    A run that finished without completing a single case is stored as finished (``completed``,
+    the schema's word for it) with a ``failure`` in its summary, and shown as ``failed``.
     """
+    if r["status"] == "completed" and (loads(r["summary"]) or {}).get("failure"):
+        return "failed"
     if (r["status"] == "running" and r["runner_host"] == _hostname() and r["runner_pid"] != os.getpid()
             and not _pid_alive(r["runner_pid"])):
         return "interrupted"
     return r["status"]
+
+
+def failure_cause(errors: list[str | None]) -> str:
+    """The most common call error among failed cases, with how many cases it hit.
+
+    A case's error lists each failed call (``baseline m: HTTP 400 from gateway: …; candidate …``);
+    the call errors are counted once per case, so a wrong key or an unknown model (every call of
+    every case) shows as what it is rather than as ten different lines.
+    """
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for error in errors:
+        counts.update(list(dict.fromkeys(part.strip() for part in (error or "").split("; ") if part.strip())))
+    if not counts:
+        return "no case completed"
+    top, hits = counts.most_common(1)[0]
+    return f"{top} ({hits} of {len(errors)} case{'s' if len(errors) != 1 else ''})"
 
 
 def _rank(rec: Json) -> tuple[bool, float]:
@@ -115,7 +145,7 @@ class MeasurementMixin(EvalMixin):
             "projectedSavingsPct": summary.get("projectedSavingsPct", 0.0),
             "ciLowPct": summary.get("ciLowPct", 0.0),
             "ciHighPct": summary.get("ciHighPct", 0.0),
-            "overheadPct": (100.0 * judge_spent / model_spent) if model_spent > 0 else 0.0,
+            "overheadPct": (100.0 * judge_spent / model_spent) if model_spent > 0 else None,
             "skillContentHash": r["skill_content_hash"],
             "skillDigest": r["skill_digest"],
             "candidateModelId": litellm_id(r["candidate_model_id"]),
@@ -137,6 +167,8 @@ class MeasurementMixin(EvalMixin):
         }
         for k, val in summary.items():
             view.setdefault(k, val)
+        if not view["sampledCalls"]:
+            view.update(dict.fromkeys(ESTIMATES))  # nothing was estimated: no figure, not a zero
         errors = [f"case {row[0] + 1}: {row[1]}" for row in c.execute(
             "SELECT position, error FROM measurement_cases WHERE measurement_id = ? AND status = 'failed'"
             " ORDER BY position LIMIT 20", (r["id"],))]
@@ -204,7 +236,8 @@ class MeasurementMixin(EvalMixin):
         params = {**params, "requireCalibratedJudge": bool(required)}
         options = self._run_options(params)
         if params.get("resume"):
-            mid = self._prepare_resume(params["resume"], require_calibrated_judge=options["requireCalibratedJudge"])
+            mid = self._prepare_resume(params["resume"], seams,
+                                       require_calibrated_judge=options["requireCalibratedJudge"])
         else:
             mid = self._prepare_run(params, options, seams)
         return self._execute(mid, seams, progress)
@@ -237,8 +270,39 @@ class MeasurementMixin(EvalMixin):
                          " ORDER BY scope = 'global'", (name, tenant or "")).fetchall()
         return rows[0] if rows else None
 
+    def _run_preconditions(self, c: sqlite3.Connection, key: SkillKey, candidate: str, current: str | None,
+                           params: Json) -> tuple[str, list[sqlite3.Row]]:
+        """The checks a new run must pass before it is recorded; returns the baseline and the cases."""
+        tenant = key.tenant
+        if tenant:
+            self.require_tenant_exists(c, tenant, "skill team")
+        cases = c.execute("SELECT * FROM eval_cases WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
+                          " ORDER BY seq", (key.name, key.scope, key.team)).fetchall()
+        if not cases:
+            raise ValidationError(f"skill {key} has no eval cases", "a measurement replays the skill's eval cases",
+                                  code="NO_EVAL_CASES",
+                                  hint=f"add some with: oc routing eval-case add --skill {key} --input …")
+        if current is None:
+            res = self._resolve(c, key, tenant, None)
+            if res["blocked"]:
+                raise ValidationError(f"skill {key} has no usable current model",
+                                      res["reason"], code="NO_BASELINE",
+                                      hint="fix the routing, or give the baseline with --current-model")
+            current = res["model"]
+            if not current:
+                raise ValidationError(f"skill {key} resolves to no model",
+                                      "no posture or default names one, so there is no baseline to compare with",
+                                      code="NO_BASELINE", hint="give the baseline with --current-model")
+        if candidate == current:
+            raise ValidationError(f"--candidate-model {candidate} is the current model",
+                                  "a measurement compares two different models", code="CANDIDATE_IS_BASELINE")
+        self.check_model_usable(c, candidate, tenant, "--candidate-model")
+        self.check_model_usable(c, current, tenant, "--current-model" if params.get("currentModel") else "current model")
+        return current, cases
+
     def _prepare_run(self, params: Json, options: Json, seams: Json) -> str:
         from oc_cli.domain import judge
+        from oc_cli.gateway.preflight import preflight
 
         key = from_parts(params.get("skillName"), params.get("skillScope"), params.get("skillTeam"), prefix="--skill-")
         self.require_skill_owner(key, "measurement run")
@@ -247,42 +311,27 @@ class MeasurementMixin(EvalMixin):
         if current is not None:
             current = v.name(current, "--current-model", what="model name")
         tenant = key.tenant
+        judge_model = seams["judgeModel"]
+        # Local checks first, then one request to the gateway (outside any write lock), then the
+        # checks again with the lock held, so that what is recorded is what was checked.
+        with self.store.read() as c:
+            current, _ = self._run_preconditions(c, key, candidate, current, params)
+        served = preflight(seams, [current, candidate, judge_model])
         with self.store.write() as c:
-            if tenant:
-                self.require_tenant_exists(c, tenant, "skill team")
-            cases = c.execute("SELECT * FROM eval_cases WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
-                              " ORDER BY seq", (key.name, key.scope, key.team)).fetchall()
-            if not cases:
-                raise ValidationError(f"skill {key} has no eval cases", "a measurement replays the skill's eval cases",
-                                      code="NO_EVAL_CASES",
-                                      hint=f"add some with: oc routing eval-case add --skill {key} --input …")
-            if current is None:
-                res = self._resolve(c, key, tenant, None)
-                if res["blocked"]:
-                    raise ValidationError(f"skill {key} has no usable current model",
-                                          res["reason"], code="NO_BASELINE",
-                                          hint="fix the routing, or give the baseline with --current-model")
-                current = res["model"]
-                if not current:
-                    raise ValidationError(f"skill {key} resolves to no model",
-                                          "no posture or default names one, so there is no baseline to compare with",
-                                          code="NO_BASELINE", hint="give the baseline with --current-model")
-            if candidate == current:
-                raise ValidationError(f"--candidate-model {candidate} is the current model",
-                                      "a measurement compares two different models", code="CANDIDATE_IS_BASELINE")
-            self.check_model_usable(c, candidate, tenant, "--candidate-model")
-            self.check_model_usable(c, current, tenant, "--current-model" if params.get("currentModel") else "current model")
+            current, cases = self._run_preconditions(c, key, candidate, current, params)
             cand_row = self._model_for(c, candidate, tenant)
             base_row = self._model_for(c, current, tenant)
-            judge_model = seams["judgeModel"]
             judge_row = self._model_for(c, judge_model, tenant)
-            judge_family = judge.model_family(judge_row["upstream_model"] if judge_row else judge_model)
+            judge_upstream = judge.judge_upstreams(judge_model, [judge_row["upstream_model"]] if judge_row else (),
+                                                   served.upstreams)[0]
+            judge_family = judge.model_family(judge_upstream)
             if not options["allowSameFamilyJudge"]:
                 for role, row in (("candidate", cand_row), ("baseline", base_row)):
                     fam = judge.model_family(row["upstream_model"])
                     if fam == judge_family:
+                        seen = "" if judge_upstream == judge_model else f" (it runs {judge_upstream})"
                         raise ValidationError(
-                            f"judge {judge_model} is of the {role}'s model family ({fam})",
+                            f"judge {judge_model}{seen} is of the {role}'s model family ({fam})",
                             "a model graded by a sibling of itself scores too highly",
                             code="JUDGE_NOT_INDEPENDENT",
                             hint="set ROUTING_JUDGE_MODEL to another provider's model, or pass --allow-same-family-judge")
@@ -311,18 +360,28 @@ class MeasurementMixin(EvalMixin):
                        after={"currentModel": current, "candidateModel": candidate, "params": options})
         return mid
 
-    def _prepare_resume(self, ref: str, *, require_calibrated_judge: bool = False) -> str:
+    def _resume_checks(self, c: sqlite3.Connection, ref: str) -> tuple[sqlite3.Row, int]:
+        """The checks a resume must pass; returns the run and how many cases it has left to run."""
+        r = self._measurement(c, ref)
+        self.require_skill_owner(SkillKey(r["skill_name"], r["skill_scope"], r["skill_team"]), "measurement run --resume")
+        todo = c.execute("SELECT count(*) FROM measurement_cases WHERE measurement_id = ? AND status != 'completed'",
+                         (ref,)).fetchone()[0]
+        if r["status"] == "completed" and todo == 0:
+            raise ConflictError(f"measurement {ref} is already complete", "every case has a result; nothing to resume",
+                                code="NOTHING_TO_RESUME")
+        if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == _hostname():
+            raise ConflictError(f"measurement {ref} is still running", f"in process {r['runner_pid']}",
+                                code="MEASUREMENT_RUNNING")
+        return r, todo
+
+    def _prepare_resume(self, ref: str, seams: Json, *, require_calibrated_judge: bool = False) -> str:
+        from oc_cli.gateway.preflight import preflight
+
+        with self.store.read() as c:  # as for a new run: local checks, the preflight, the checks again
+            r, _ = self._resume_checks(c, ref)
+        preflight(seams, [r["current_model"], r["candidate_model"], r["judge_model"]])
         with self.store.write() as c:
-            r = self._measurement(c, ref)
-            self.require_skill_owner(SkillKey(r["skill_name"], r["skill_scope"], r["skill_team"]), "measurement run --resume")
-            todo = c.execute("SELECT count(*) FROM measurement_cases WHERE measurement_id = ? AND status != 'completed'",
-                             (ref,)).fetchone()[0]
-            if r["status"] == "completed" and todo == 0:
-                raise ConflictError(f"measurement {ref} is already complete", "every case has a result; nothing to resume",
-                                    code="NOTHING_TO_RESUME")
-            if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == _hostname():
-                raise ConflictError(f"measurement {ref} is still running", f"in process {r['runner_pid']}",
-                                    code="MEASUREMENT_RUNNING")
+            r, todo = self._resume_checks(c, ref)
             c.execute("UPDATE measurements SET status = 'running', runner_pid = ?, runner_host = ?, updated_at = ?"
                       " WHERE id = ?", (os.getpid(), _hostname(), now_iso(), ref))
             if require_calibrated_judge:  # a gate asked for now applies to the resumed run's decision too
@@ -402,6 +461,8 @@ class MeasurementMixin(EvalMixin):
                                                 candidate_score=x["candidate_score"],
                                                 quality_bar=x["quality_bar"]))
             summary = stats.summarize_run(samples, options, failed_cases=failed, unknown_cost_cases=unknown)
+            if not any(x["status"] == "completed" for x in rows):
+                return self._fail_run(c, m, rows, summary)
             key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
             if options.get("requireCalibratedJudge"):
                 from oc_cli.local.judging import require_calibrated_judge
@@ -446,6 +507,26 @@ class MeasurementMixin(EvalMixin):
                                f"Routing proposal {old_id} ({key}) superseded by {proposal_id}", tenant=key.tenant)
             view = self._measurement_view(c, c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone())
         return {"status": "measured", "measurement": view, "proposalId": proposal_id}
+
+    def _fail_run(self, c: sqlite3.Connection, m: sqlite3.Row, rows: list[sqlite3.Row], summary: Json) -> Json:
+        """No case completed: the run failed. Nothing is estimated and nothing is proposed.
+
+        (A run where some cases completed and some failed is not this: it ends ``completed``,
+        with its figures, and the proposal rule refuses to propose while any case failed.)
+        """
+        mid = m["id"]
+        key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
+        cause = failure_cause([x["error"] for x in rows])
+        summary = {**summary, "failure": cause}  # the decision (no proposal) says why, check by check
+        now = now_iso()
+        # Stored as finished; the summary's "failure" is what makes it read as failed (see _shown_status).
+        c.execute("UPDATE measurements SET status = 'completed', summary = ?, proposal_id = NULL, finished_at = ?,"
+                  " updated_at = ? WHERE id = ?", (dumps(summary), now, now, mid))
+        self.audit(c, "MeasurementFailed", f"RoutingMeasurement/{mid}",
+                   f"Measurement {mid} of skill {key} failed: none of {len(rows)} cases completed; {cause}",
+                   tenant=key.tenant, after={"failure": cause})
+        view = self._measurement_view(c, c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone())
+        return {"status": "failed", "measurement": view, "proposalId": None}
 
     # ===== proposals =============================================================================
     def _proposal(self, c: sqlite3.Connection, ref: str) -> sqlite3.Row:
@@ -529,6 +610,8 @@ class MeasurementMixin(EvalMixin):
             latest: dict[tuple, sqlite3.Row] = {}
             by_id: dict[str, sqlite3.Row] = {}
             for r in c.execute("SELECT * FROM measurements WHERE " + " AND ".join(where) + " ORDER BY run_at, id", args):
+                if not (loads(r["summary"]) or {}).get("sampledCalls"):
+                    continue  # nothing was estimated (every cost unknown): no saving to recommend
                 latest[(r["skill_name"], r["skill_scope"], r["skill_team"])] = r
                 by_id[r["id"]] = r
             pending: dict[tuple, sqlite3.Row] = {}
@@ -572,6 +655,10 @@ class MeasurementMixin(EvalMixin):
                     "candidatePassRate": summary.get("candidatePassRate"),
                     "baselinePassRate": summary.get("baselinePassRate"),
                     "decision": summary.get("decision"),
+                    # the switch is made: the skill is pinned to the recommended model already
+                    "applied": bool(skill is not None and skill["model_mode"] == "pinned"
+                                    and skill["pinned_model"] == ((p["proposed_model"] if p else None)
+                                                                  or m["candidate_model"])),
                 }
                 rec = schema.RECOMMENDATION.derive(rec)
                 spend = monthly.get((key, m["current_model"]))
