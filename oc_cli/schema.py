@@ -155,7 +155,8 @@ _PINNED = _local(F("pinnedSavingsPct", "number", null=True), F("pinnedCiLowPct",
 
 
 CREDENTIAL = Obj("credential", [
-    *_SCOPED, F("provider"), F("secretRef"), F("litellmCredentialName", null=True), *_STAMPS,
+    *_SCOPED, F("provider"), F("secretRef"), F("litellmCredentialName", null=True),
+    *_local(F("envVar", null=True)), *_STAMPS,
 ], table=("id", "scope", "clusterTenant", "provider", "secretRef", "litellmCredentialName"),
     drop=("litellmCredentialName", "scope", "clusterTenant"), doc="ProviderCredential (opencrane-api §3.1)")
 
@@ -205,7 +206,7 @@ DECISION = Obj("decision", [
 MEASUREMENT = Obj("measurement", [
     F("id"), *_SKILL, F("candidateModel", null=True), F("sampledCalls", "int"),
     F("atBarCheapFraction", "number", null=True), *[f._replace(null=True) for f in _FIGURES],
-    F("overheadPct", "number"), F("skillContentHash", null=True), F("skillDigest", null=True),
+    F("overheadPct", "number", null=True), F("skillContentHash", null=True), F("skillDigest", null=True),
     F("candidateModelId", null=True), F("candidateUpstreamModel", null=True), F("runAt"),
     *_local(F("status"), F("currentModel", null=True), F("baselineUpstreamModel", null=True),
             F("judgeModel", null=True), F("casesTotal", "int"), F("casesCompleted", "int"),
@@ -219,7 +220,8 @@ MEASUREMENT = Obj("measurement", [
             F("savingsP", "number", null=True), F("discordant", "object"), F("baselineCostUsd", "number", null=True),
             F("candidateCostUsd", "number", null=True), F("bootstrap", "object"),
             F("decision", "decision", null=True), F("judgeCalibration", "judge-correction"),
-            F("groupId", null=True), F("baselineReusedFrom", null=True)),
+            F("groupId", null=True), F("baselineReusedFrom", null=True),
+            F("failure", null=True, optional=True)),
     F("proposalId", null=True, origin=JOINED), F("proposalStatus", null=True, origin=JOINED),
     F("skill", origin=TABLE),
 ], open=True, table=("id", "skill", "currentModel", "candidateModel", "status", "sampledCalls",
@@ -242,7 +244,7 @@ RECOMMENDATION = Obj("recommendation", [
     *_SKILL, F("modelMode", null=True), F("currentModel", null=True), F("recommendedModel", null=True),
     F("recommendedModelId", null=True), F("skillContentHash", null=True), F("skillDigest", null=True),
     *[f._replace(null=True) for f in _FIGURES], F("hasOpenProposal", "bool"), F("proposalId", null=True),
-    F("measurementId"), F("runAt"), F("skill", origin=DERIVED), *_PINNED,
+    F("measurementId"), F("runAt"), F("skill", origin=DERIVED), F("applied", "bool", origin=DERIVED), *_PINNED,
     *_local(F("candidatePassRate", "number", null=True), F("baselinePassRate", "number", null=True),
             F("decision", "decision", null=True), F("observedMonthlySpendUsd", "number", null=True),
             F("projectedMonthlySavingsUsd", "number", null=True)),
@@ -371,7 +373,21 @@ def _skill_key(name: str, scope: str, team: str) -> str:
     return str(SkillKey(name, scope, team))
 
 
+def _applied(r: dict[str, Any]) -> bool:
+    """Whether a recommendation's switch is made: its skill is pinned to the recommended model.
+
+    The local backend knows the skill and says so; a control-plane row shows it by naming, with no
+    open proposal, the now-pinned model as both its current and its recommended model (§10).
+    """
+    if isinstance(r.get("applied"), bool):
+        return r["applied"]
+    current = r.get("currentModel")
+    return bool(not r.get("hasOpenProposal") and r.get("modelMode") == "pinned" and current
+                and current == r.get("recommendedModel"))
+
+
 _DERIVATIONS = {
+    ("recommendation", "applied"): _applied,
     ("posture", "key"): lambda r: _skill_key(r["name"], r["scope"], r["team"]),
     ("recommendation", "skill"): lambda r: _skill_key(r["skillName"], r["skillScope"], r["skillTeam"]),
     ("eval-case", "skill"): lambda r: _skill_key(r["skillName"], r["skillScope"], r["skillTeam"]),

@@ -35,7 +35,6 @@ from oc_cli.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
 
-GATEWAY_TIMEOUT_S = 3.0
 CONTROL_PLANE_TIMEOUT_S = 5.0
 _SHOWN_PROBLEMS = 5  # integrity problems quoted in the detail
 
@@ -220,8 +219,11 @@ def check_keyring() -> Check:
 # -- gateway and judge (local mode) ------------------------------------------------------------
 
 
-def check_gateway(seams: dict) -> tuple[Check, list[str] | None]:
-    """Reachability of the LiteLLM gateway, and the models it serves (None when unknown)."""
+def check_gateway(seams: dict):
+    """Reachability of the LiteLLM gateway, and what it serves (``ServedModels``; None when unknown).
+
+    The same request as the preflight of ``measurement run`` (``oc_cli.gateway.preflight``).
+    """
     missing = [name for name in ("LITELLM_ENDPOINT", "LITELLM_MASTER_KEY") if name in seams["missing"]]
     if missing:
         return Check(
@@ -229,31 +231,26 @@ def check_gateway(seams: dict) -> tuple[Check, list[str] | None]:
             f"{' and '.join(missing)} not set (nor in the context): measurements are a no-op that records nothing",
             "export LITELLM_ENDPOINT=http://HOST:4000 and LITELLM_MASTER_KEY, or run "
             "`oc config set-context NAME --gateway-url URL --gateway-key-stdin`"), None
-    import asyncio
-
-    from oc_cli.gateway.client import GatewayClient
-
-    async def served_models() -> list[str]:
-        async with GatewayClient(seams["url"], seams["key"], timeout=GATEWAY_TIMEOUT_S, max_attempts=1) as gateway:
-            return await gateway.list_models()
+    from oc_cli.gateway.preflight import fetch_served
 
     started = time.monotonic()
     try:
-        served = asyncio.run(served_models())
+        served = fetch_served(seams)
     except OcError as exc:
         check = _from_error("gateway", exc)
         hint = exc.hint or "start the LiteLLM proxy, or fix LITELLM_ENDPOINT / the context's gateway.url"
         return Check("gateway", "fail", f"{check.detail} (from {seams['urlSource']})", hint), None
     ms = (time.monotonic() - started) * 1000
-    return Check("gateway", "ok", f"{seams['url']} (from {seams['urlSource']}) serves {len(served)} "
-                 f"model{'s' if len(served) != 1 else ''} ({ms:.0f} ms)"), served
+    n = len(served.names)
+    return Check("gateway", "ok", f"{seams['url']} (from {seams['urlSource']}) serves {n} "
+                 f"model{'s' if n != 1 else ''} ({ms:.0f} ms)"), served
 
 
-def check_gateway_models(served: list[str], registry: Registry) -> Check:
+def check_gateway_models(served, registry: Registry) -> Check:
     registered = sorted(registry.upstreams)
     if not registered:
         return Check("gateway-models", "ok", "no models registered yet")
-    serving = set(served)
+    serving = set(served.names)
     unserved = [name for name in registered if name not in serving]
     if not unserved:
         return Check("gateway-models", "ok", f"the gateway serves all {len(registered)} registered models")
@@ -264,23 +261,28 @@ def check_gateway_models(served: list[str], registry: Registry) -> Check:
         "add them to the LiteLLM proxy's model_list under their public names, or remove them with `oc model remove`")
 
 
-def check_judge(seams: dict, registry: Registry | None, served: list[str] | None) -> Check:
+def check_judge(seams: dict, registry: Registry | None, served) -> Check:
     judge = seams["judgeModel"]
     if not judge:
         return Check("judge", "warn", "ROUTING_JUDGE_MODEL not set (nor the context's judge.model): "
                      "measurements are a no-op that records nothing",
                      "export ROUTING_JUDGE_MODEL=<a model of another provider than the ones you measure>")
-    from oc_cli.domain.judge import model_family
+    from oc_cli.domain.judge import judge_upstreams, model_family
 
     detail = f"{judge} (from {seams['judgeSource']})"
     problems: list[str] = []
     hints: list[str] = []
-    if served is not None and judge not in served:
+    if served is not None and judge not in served.names:
         problems.append("the gateway does not serve it")
         hints.append("add the judge to the LiteLLM proxy's model_list")
+    upstreams = judge_upstreams(judge, registry.upstreams.get(judge, ()) if registry else (),
+                                served.upstreams if served is not None else None)
+    if upstreams != [judge]:
+        detail += f", runs {', '.join(sorted(upstreams))}"
     if registry is not None:
-        # As `measurement run` does: a registered judge's family comes from its upstream model.
-        judge_families = {model_family(u) for u in registry.upstreams.get(judge, ())} or {model_family(judge)}
+        # As `measurement run` does: the judge's family comes from its registered upstream, else
+        # from the gateway's answer, and only then from its name.
+        judge_families = {model_family(u) for u in upstreams}
         siblings = sorted(m for m in registry.pinned
                           if judge_families & {model_family(u) for u in registry.upstreams.get(m, ())})
         if siblings:

@@ -92,14 +92,14 @@ def build(
         cred_id = m.get("providerCredentialId")
         cred = credentials.get(cred_id) if cred_id else None
         if cred is not None:
-            var = env_var_for(cred["secretRef"])
+            var = cred.get("envVar") or env_var_for(cred["secretRef"])
             if var is None:
                 raise ValidationError(
                     f"credential {cred['id']} (model '{m['publicModelName']}'): no usable environment variable name",
                     f"its secretRef ({len(cred['secretRef'])} characters) does not give a name that starts with a "
                     "letter or '_' (the proxy reads the key from os.environ/<VAR>)",
                     code="SECRET_VAR_INVALID",
-                    hint=f"name the variable: oc credential update {cred['id']} --secret-ref PROVIDER_API_KEY",
+                    hint=f"name the variable: oc credential update {cred['id']} --env-var PROVIDER_API_KEY",
                 )
         elif cred_id:
             warnings.append(f"model '{m['publicModelName']}': its credential {cred_id} is not visible here; "

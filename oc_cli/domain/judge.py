@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: The literal reply format the judge is told to use.
@@ -276,3 +277,18 @@ def model_family(upstream_model: str) -> str:
 def same_family(a: str, b: str) -> bool:
     """Whether two upstream models belong to one vendor family (see ``model_family``)."""
     return model_family(a) == model_family(b)
+
+
+def judge_upstreams(judge: str, registered: Iterable[str] = (), gateway: Mapping[str, str] | None = None) -> list[str]:
+    """Where a judge's answers really come from, for the family rule.
+
+    A judge registered in ``oc`` has its registered upstream model(s); an unregistered one has
+    what the gateway says it routes to (LiteLLM's ``litellm_params.model``); only when neither
+    is known does its public name stand in. A judge called ``judge`` that the gateway sends to
+    ``openai/gpt-4o`` is an OpenAI model, whatever its name.
+    """
+    known = [u for u in registered if u]
+    if known:
+        return known
+    upstream = (gateway or {}).get(judge)
+    return [upstream] if upstream else [judge]

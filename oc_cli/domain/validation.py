@@ -115,6 +115,23 @@ def secret_ref(value: Any, flag: str = "--secret-ref") -> str:
     return v
 
 
+def env_var(value: Any, flag: str = "--env-var") -> str | None:
+    """An environment variable name, or None ('' clears)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{flag} must be a string")
+    v = value.strip()
+    if not v:
+        return None
+    if looks_like_raw_key(v):
+        raise raw_key_error(flag)
+    if not _ENV_NAME.fullmatch(v):
+        raise ValidationError(f"{flag}: invalid environment variable name ({len(v)} characters, not shown)",
+                              "expected letters, digits and '_', not starting with a digit (e.g. OPENAI_API_KEY)")
+    return v
+
+
 def optional_name(value: Any, flag: str) -> str | None:
     if value is None:
         return None

@@ -48,6 +48,7 @@ COST_HEADER = "x-litellm-response-cost"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
+MODEL_INFO_PATH = "/model/info"
 _MAX_ERROR_CHARS = 300
 
 T = TypeVar("T")
@@ -73,6 +74,18 @@ class CallResult:
     error: str | None
     ok: bool
     model: str
+
+
+@dataclass(frozen=True)
+class ServedModels:
+    """The models a gateway serves to a key: public names, and the upstream of each when known.
+
+    ``upstreams`` maps a public name to its LiteLLM ``litellm_params.model`` (``openai/gpt-4o``);
+    it is empty when the gateway only answered ``/v1/models``.
+    """
+
+    names: list[str]
+    upstreams: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -416,25 +429,47 @@ class GatewayClient:
         return _Failure(message, status, retryable=False)
 
     async def list_models(self) -> list[str]:
-        """The model names the gateway serves to this key (``GET /v1/models``), for ``doctor``.
+        """The model names the gateway serves to this key (``GET /v1/models``)."""
+        return (await self._served(MODELS_PATH)).names
 
-        One attempt: a health check should report what it sees, not wait out a backoff.
+    async def served_models(self) -> ServedModels:
+        """What the gateway serves to this key, with each model's upstream when it says.
+
+        One request in the usual case: LiteLLM's ``GET /model/info`` lists every public name
+        with its ``litellm_params.model``. A gateway without that route (404/405) is asked
+        ``GET /v1/models`` instead, which names the models but not their upstreams. One attempt
+        each: a check should report what it sees, not wait out a backoff.
         """
+        try:
+            return await self._served(MODEL_INFO_PATH)
+        except _NoSuchRoute:
+            return await self._served(MODELS_PATH)
+
+    async def _served(self, path: str) -> ServedModels:
         client = self._client()
         where = f"gateway {self.base_url}"
         try:
             async with asyncio.timeout(self.timeout):
-                response = await client.get(MODELS_PATH)
+                response = await client.get(path)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise UpstreamError(f"{where} did not answer", f"timed out after {self.timeout}s") from exc
+            raise UpstreamError(f"{where} did not answer", f"timed out after {self.timeout}s",
+                                code="GATEWAY_UNREACHABLE") from exc
         except httpx.TransportError as exc:
-            raise UpstreamError(f"cannot reach {where}", _describe_transport_error(exc)) from exc
-        if response.status_code in (401, 403):
+            raise UpstreamError(f"cannot reach {where}", _describe_transport_error(exc),
+                                code="GATEWAY_UNREACHABLE",
+                                hint="start the LiteLLM proxy, or fix LITELLM_ENDPOINT / the context's gateway.url",
+                                ) from exc
+        # A listing takes no input, so a 400 can only be about the caller: a LiteLLM proxy without a
+        # database answers an unknown key with 400 "No connected db." (401 with one).
+        if response.status_code in (400, 401, 403):
             raise UpstreamError(
                 f"{where} refused the key",
                 f"HTTP {response.status_code}: {error_message(response)}",
+                code="GATEWAY_KEY_REJECTED",
                 hint="check LITELLM_MASTER_KEY or the context's gateway.key",
             )
+        if response.status_code in (404, 405) and path != MODELS_PATH:
+            raise _NoSuchRoute(path)
         if not 200 <= response.status_code < 300:
             raise UpstreamError(f"{where} failed to list models", f"HTTP {response.status_code}: {error_message(response)}")
         try:
@@ -444,7 +479,27 @@ class GatewayClient:
         entries = data.get("data") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             raise UpstreamError(f"{where} sent an unreadable model list", "no 'data' list in the reply")
-        return [e["id"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
+        names: list[str] = []
+        seen: set[str] = set()
+        upstreams: dict[str, str] = {}
+        for e in entries:
+            if not isinstance(e, Mapping):
+                continue
+            name = e.get("id") if path == MODELS_PATH else e.get("model_name")
+            if not isinstance(name, str) or not name:
+                continue
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
+            params = e.get("litellm_params")
+            upstream = params.get("model") if isinstance(params, Mapping) else None
+            if isinstance(upstream, str) and upstream and name not in upstreams:
+                upstreams[name] = upstream  # several deployments of one name: the first one's
+        return ServedModels(names, upstreams)
+
+
+class _NoSuchRoute(Exception):
+    """The gateway has no such route (not a LiteLLM proxy, or an old one)."""
 
 
 async def gather_bounded(

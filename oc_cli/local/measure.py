@@ -23,6 +23,14 @@ from oc_cli.errors import ConflictError, NotFoundError, ValidationError
 from oc_cli.local.base import Json, dumps, litellm_id, loads, skill_where
 from oc_cli.local.evals import EvalMixin
 
+#: The figures a measurement estimates from its completed cases. With none to estimate from (a
+#: run that failed, is still running, or whose every cost is unknown) they are None ("n/a"),
+#: never 0: a 0% saving is a finding, and this is the absence of one.
+ESTIMATES = ("projectedSavingsPct", "ciLowPct", "ciHighPct", "pinnedSavingsPct", "pinnedCiLowPct", "pinnedCiHighPct",
+             "atBarCheapFraction", "baselinePassRate", "baselinePassRateCi", "candidatePassRate",
+             "candidatePassRateCi", "passRateDiff", "passRateDiffCiLow", "passRateDiffCiHigh", "mcnemarP",
+             "baselineCostUsd", "candidateCostUsd")
+
 UNCONFIGURED_NOTE = "Shadow-measurement seams are not configured; nothing was recorded."
 
 
@@ -61,11 +69,33 @@ def _shown_status(r: sqlite3.Row) -> str:
 
     A run killed outright (kill -9, power loss) cannot mark itself interrupted, so its row still
     says ``running``; when its process on this host is gone, it is shown as ``interrupted``.
+    A run that finished without completing a single case is stored as finished (``completed``,
+    the schema's word for it) with a ``failure`` in its summary, and shown as ``failed``.
     """
+    if r["status"] == "completed" and (loads(r["summary"]) or {}).get("failure"):
+        return "failed"
     if (r["status"] == "running" and r["runner_host"] == _hostname() and r["runner_pid"] != os.getpid()
             and not _pid_alive(r["runner_pid"])):
         return "interrupted"
     return r["status"]
+
+
+def failure_cause(errors: list[str | None]) -> str:
+    """The most common call error among failed cases, with how many cases it hit.
+
+    A case's error lists each failed call (``baseline m: HTTP 400 from gateway: …; candidate …``);
+    the call errors are counted once per case, so a wrong key or an unknown model (every call of
+    every case) shows as what it is rather than as ten different lines.
+    """
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for error in errors:
+        counts.update(list(dict.fromkeys(part.strip() for part in (error or "").split("; ") if part.strip())))
+    if not counts:
+        return "no case completed"
+    top, hits = counts.most_common(1)[0]
+    return f"{top} ({hits} of {len(errors)} case{'s' if len(errors) != 1 else ''})"
 
 
 def _rank(rec: Json) -> tuple[bool, float]:
@@ -139,7 +169,7 @@ class MeasurementMixin(EvalMixin):
             "projectedSavingsPct": summary.get("projectedSavingsPct", 0.0),
             "ciLowPct": summary.get("ciLowPct", 0.0),
             "ciHighPct": summary.get("ciHighPct", 0.0),
-            "overheadPct": (100.0 * judge_spent / model_spent) if model_spent > 0 else 0.0,
+            "overheadPct": (100.0 * judge_spent / model_spent) if model_spent > 0 else None,
             "skillContentHash": r["skill_content_hash"],
             "skillDigest": r["skill_digest"],
             "candidateModelId": litellm_id(r["candidate_model_id"]),
@@ -163,6 +193,8 @@ class MeasurementMixin(EvalMixin):
         }
         for k, val in summary.items():
             view.setdefault(k, val)
+        if not view["sampledCalls"]:
+            view.update(dict.fromkeys(ESTIMATES))  # nothing was estimated: no figure, not a zero
         errors = [f"case {row[0] + 1}: {row[1]}" for row in c.execute(
             "SELECT position, error FROM measurement_cases WHERE measurement_id = ? AND status = 'failed'"
             " ORDER BY position LIMIT 20", (r["id"],))]
@@ -238,7 +270,8 @@ class MeasurementMixin(EvalMixin):
         params = {**params, "requireCalibratedJudge": bool(required)}
         options = self._run_options(params)
         if params.get("resume"):
-            mids = self._prepare_resume(params["resume"], require_calibrated_judge=options["requireCalibratedJudge"])
+            mids = self._prepare_resume(params["resume"], seams,
+                                        require_calibrated_judge=options["requireCalibratedJudge"])
         else:
             mids = self._prepare_run(params, options, seams)
         return self._execute(mids, seams, progress)
@@ -310,8 +343,41 @@ class MeasurementMixin(EvalMixin):
             h.update(b"\n")
         return h.hexdigest()
 
+    def _run_preconditions(self, c: sqlite3.Connection, key: SkillKey, candidates: list[str], current: str | None,
+                           params: Json) -> tuple[str, list[sqlite3.Row]]:
+        """The checks a new run must pass before it is recorded; returns the baseline and the cases."""
+        tenant = key.tenant
+        if tenant:
+            self.require_tenant_exists(c, tenant, "skill team")
+        cases = c.execute("SELECT * FROM eval_cases WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
+                          " ORDER BY seq", (key.name, key.scope, key.team)).fetchall()
+        if not cases:
+            raise ValidationError(f"skill {key} has no eval cases", "a measurement replays the skill's eval cases",
+                                  code="NO_EVAL_CASES",
+                                  hint=f"add some with: oc routing eval-case add --skill {key} --input …")
+        if current is None:
+            res = self._resolve(c, key, tenant, None)
+            if res["blocked"]:
+                raise ValidationError(f"skill {key} has no usable current model",
+                                      res["reason"], code="NO_BASELINE",
+                                      hint="fix the routing, or give the baseline with --current-model")
+            current = res["model"]
+            if not current:
+                raise ValidationError(f"skill {key} resolves to no model",
+                                      "no posture or default names one, so there is no baseline to compare with",
+                                      code="NO_BASELINE", hint="give the baseline with --current-model")
+        for candidate in candidates:
+            if candidate == current:
+                raise ValidationError(f"--candidate-model {candidate} is the current model",
+                                      "a measurement compares two different models", code="CANDIDATE_IS_BASELINE")
+        for candidate in candidates:
+            self.check_model_usable(c, candidate, tenant, "--candidate-model")
+        self.check_model_usable(c, current, tenant, "--current-model" if params.get("currentModel") else "current model")
+        return current, cases
+
     def _prepare_run(self, params: Json, options: Json, seams: Json) -> list[str]:
         from oc_cli.domain import judge
+        from oc_cli.gateway.preflight import preflight
 
         key = from_parts(params.get("skillName"), params.get("skillScope"), params.get("skillTeam"), prefix="--skill-")
         self.require_skill_owner(key, "measurement run")
@@ -322,44 +388,27 @@ class MeasurementMixin(EvalMixin):
         reuse = bool(params.get("reuseBaseline"))
         max_age = self._max_baseline_age(params)
         tenant = key.tenant
+        judge_model = seams["judgeModel"]
+        # Local checks first, then one request to the gateway (outside any write lock), then the
+        # checks again with the lock held, so that what is recorded is what was checked.
+        with self.store.read() as c:
+            current, _ = self._run_preconditions(c, key, candidates, current, params)
+        served = preflight(seams, [current, *candidates, judge_model])
         with self.store.write() as c:
-            if tenant:
-                self.require_tenant_exists(c, tenant, "skill team")
-            cases = c.execute("SELECT * FROM eval_cases WHERE skill_name = ? AND skill_scope = ? AND skill_team = ?"
-                              " ORDER BY seq", (key.name, key.scope, key.team)).fetchall()
-            if not cases:
-                raise ValidationError(f"skill {key} has no eval cases", "a measurement replays the skill's eval cases",
-                                      code="NO_EVAL_CASES",
-                                      hint=f"add some with: oc routing eval-case add --skill {key} --input …")
-            if current is None:
-                res = self._resolve(c, key, tenant, None)
-                if res["blocked"]:
-                    raise ValidationError(f"skill {key} has no usable current model",
-                                          res["reason"], code="NO_BASELINE",
-                                          hint="fix the routing, or give the baseline with --current-model")
-                current = res["model"]
-                if not current:
-                    raise ValidationError(f"skill {key} resolves to no model",
-                                          "no posture or default names one, so there is no baseline to compare with",
-                                          code="NO_BASELINE", hint="give the baseline with --current-model")
-            for candidate in candidates:
-                if candidate == current:
-                    raise ValidationError(f"--candidate-model {candidate} is the current model",
-                                          "a measurement compares two different models", code="CANDIDATE_IS_BASELINE")
-            for candidate in candidates:
-                self.check_model_usable(c, candidate, tenant, "--candidate-model")
-            self.check_model_usable(c, current, tenant, "--current-model" if params.get("currentModel") else "current model")
+            current, cases = self._run_preconditions(c, key, candidates, current, params)
             cand_rows = {name: self._model_for(c, name, tenant) for name in candidates}
             base_row = self._model_for(c, current, tenant)
-            judge_model = seams["judgeModel"]
             judge_row = self._model_for(c, judge_model, tenant)
-            judge_family = judge.model_family(judge_row["upstream_model"] if judge_row else judge_model)
+            judge_upstream = judge.judge_upstreams(judge_model, [judge_row["upstream_model"]] if judge_row else (),
+                                                   served.upstreams)[0]
+            judge_family = judge.model_family(judge_upstream)
             if not options["allowSameFamilyJudge"]:
                 for role, row in [("baseline", base_row), *(("candidate", r) for r in cand_rows.values())]:
                     fam = judge.model_family(row["upstream_model"])
                     if fam == judge_family:
+                        seen = "" if judge_upstream == judge_model else f" (it runs {judge_upstream})"
                         raise ValidationError(
-                            f"judge {judge_model} is of the {role}'s model family ({fam})",
+                            f"judge {judge_model}{seen} is of the {role}'s model family ({fam})",
                             "a model graded by a sibling of itself scores too highly",
                             code="JUDGE_NOT_INDEPENDENT",
                             hint="set ROUTING_JUDGE_MODEL to another provider's model, or pass --allow-same-family-judge")
@@ -448,24 +497,37 @@ class MeasurementMixin(EvalMixin):
                                 hint="list them with: oc routing measurement list")
         return rows
 
-    def _prepare_resume(self, ref: str, *, require_calibrated_judge: bool = False) -> list[str]:
+    def _resume_checks(self, c: sqlite3.Connection, ref: str) -> tuple[list[sqlite3.Row], int, str]:
+        """The checks a resume must pass; returns the run's records, how many cases are left, and its name."""
+        rows = self._members(c, ref)
+        first = rows[0]
+        self.require_skill_owner(SkillKey(first["skill_name"], first["skill_scope"], first["skill_team"]),
+                                 "measurement run --resume")
+        ids = [r["id"] for r in rows]
+        marks = ",".join("?" * len(ids))
+        todo = c.execute(f"SELECT count(DISTINCT position) FROM measurement_cases WHERE measurement_id IN ({marks})"
+                         " AND status != 'completed'", ids).fetchone()[0]
+        what = f"group {first['group_id']}" if first["group_id"] else f"measurement {ref}"
+        if all(r["status"] == "completed" for r in rows) and todo == 0:
+            raise ConflictError(f"{what} is already complete", "every case has a result; nothing to resume",
+                                code="NOTHING_TO_RESUME")
+        for r in rows:
+            if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == _hostname():
+                raise ConflictError(f"{what} is still running", f"in process {r['runner_pid']}",
+                                    code="MEASUREMENT_RUNNING")
+        return rows, todo, what
+
+    def _prepare_resume(self, ref: str, seams: Json, *, require_calibrated_judge: bool = False) -> list[str]:
+        from oc_cli.gateway.preflight import preflight
+
+        with self.store.read() as c:  # as for a new run: local checks, the preflight, the checks again
+            rows, _, _ = self._resume_checks(c, ref)
+        first = rows[0]
+        preflight(seams, [first["current_model"], *(r["candidate_model"] for r in rows), first["judge_model"]])
         with self.store.write() as c:
-            rows = self._members(c, ref)
+            rows, todo, _ = self._resume_checks(c, ref)
             first = rows[0]
-            self.require_skill_owner(SkillKey(first["skill_name"], first["skill_scope"], first["skill_team"]),
-                                     "measurement run --resume")
             ids = [r["id"] for r in rows]
-            marks = ",".join("?" * len(ids))
-            todo = c.execute(f"SELECT count(DISTINCT position) FROM measurement_cases WHERE measurement_id IN ({marks})"
-                             " AND status != 'completed'", ids).fetchone()[0]
-            what = f"group {first['group_id']}" if first["group_id"] else f"measurement {ref}"
-            if all(r["status"] == "completed" for r in rows) and todo == 0:
-                raise ConflictError(f"{what} is already complete", "every case has a result; nothing to resume",
-                                    code="NOTHING_TO_RESUME")
-            for r in rows:
-                if r["status"] == "running" and _pid_alive(r["runner_pid"]) and r["runner_host"] == _hostname():
-                    raise ConflictError(f"{what} is still running", f"in process {r['runner_pid']}",
-                                        code="MEASUREMENT_RUNNING")
             now = now_iso()
             for mid in ids:
                 c.execute("UPDATE measurements SET status = 'running', runner_pid = ?, runner_host = ?, updated_at = ?"
@@ -590,15 +652,23 @@ class MeasurementMixin(EvalMixin):
         with self.store.write() as c:
             members = {r["id"]: r for r in c.execute(f"SELECT * FROM measurements WHERE id IN ({marks})", mids)}
             summaries = {mid: self._summary(c, members[mid]) for mid in mids}
-            chosen = choose_proposal(members, summaries)
+            cases = {mid: c.execute("SELECT * FROM measurement_cases WHERE measurement_id = ? ORDER BY position",
+                                    (mid,)).fetchall() for mid in mids}
+            # a record none of whose cases completed failed: nothing estimated, never a proposal
+            failed = [mid for mid in mids if not any(x["status"] == "completed" for x in cases[mid])]
+            chosen = choose_proposal(members, {mid: summaries[mid] for mid in mids if mid not in failed})
             for mid in mids:
-                self._conclude(c, members[mid], summaries[mid], mid == chosen)
+                if mid in failed:
+                    self._fail_run(c, members[mid], cases[mid], summaries[mid])
+                else:
+                    self._conclude(c, members[mid], summaries[mid], mid == chosen)
             views = [self._measurement_view(c, c.execute("SELECT * FROM measurements WHERE id = ?", (mid,)).fetchone())
                      for mid in mids]
         proposal_id = next((x["proposalId"] for x in views if x["proposalId"]), None)
+        status = "failed" if len(failed) == len(mids) else "measured"
         if len(mids) == 1:
-            return {"status": "measured", "measurement": views[0], "proposalId": proposal_id}
-        return {"status": "measured", "groupId": views[0]["groupId"], "proposalId": proposal_id,
+            return {"status": status, "measurement": views[0], "proposalId": proposal_id}
+        return {"status": status, "groupId": views[0]["groupId"], "proposalId": proposal_id,
                 "measurements": views, "frontier": frontier(views)}
 
     def _conclude(self, c: sqlite3.Connection, m: sqlite3.Row, summary: Json, propose: bool) -> None:
@@ -642,6 +712,24 @@ class MeasurementMixin(EvalMixin):
                           " WHERE id = ? AND status = 'pending'", (f"superseded by {proposal_id}", now, old_id))
                 self.audit(c, "RoutingProposalSuperseded", f"RoutingProposal/{old_id}",
                            f"Routing proposal {old_id} ({key}) superseded by {proposal_id}", tenant=key.tenant)
+
+    def _fail_run(self, c: sqlite3.Connection, m: sqlite3.Row, rows: list[sqlite3.Row], summary: Json) -> None:
+        """No case completed: the run failed. Nothing is estimated and nothing is proposed.
+
+        (A run where some cases completed and some failed is not this: it ends ``completed``,
+        with its figures, and the proposal rule refuses to propose while any case failed.)
+        """
+        mid = m["id"]
+        key = SkillKey(m["skill_name"], m["skill_scope"], m["skill_team"])
+        cause = failure_cause([x["error"] for x in rows])
+        summary = {**summary, "failure": cause}  # the decision (no proposal) says why, check by check
+        now = now_iso()
+        # Stored as finished; the summary's "failure" is what makes it read as failed (see _shown_status).
+        c.execute("UPDATE measurements SET status = 'completed', summary = ?, proposal_id = NULL, finished_at = ?,"
+                  " updated_at = ? WHERE id = ?", (dumps(summary), now, now, mid))
+        self.audit(c, "MeasurementFailed", f"RoutingMeasurement/{mid}",
+                   f"Measurement {mid} of skill {key} failed: none of {len(rows)} cases completed; {cause}",
+                   tenant=key.tenant, after={"failure": cause})
 
     # ===== proposals =============================================================================
     def _proposal(self, c: sqlite3.Connection, ref: str) -> sqlite3.Row:
@@ -725,6 +813,8 @@ class MeasurementMixin(EvalMixin):
             latest: dict[tuple, sqlite3.Row] = {}
             by_id: dict[str, sqlite3.Row] = {}
             for r in c.execute("SELECT * FROM measurements WHERE " + " AND ".join(where) + " ORDER BY run_at, id", args):
+                if not (loads(r["summary"]) or {}).get("sampledCalls"):
+                    continue  # nothing was estimated (every cost unknown): no saving to recommend
                 latest[(r["skill_name"], r["skill_scope"], r["skill_team"])] = r
                 by_id[r["id"]] = r
             pending: dict[tuple, sqlite3.Row] = {}
@@ -768,6 +858,10 @@ class MeasurementMixin(EvalMixin):
                     "candidatePassRate": summary.get("candidatePassRate"),
                     "baselinePassRate": summary.get("baselinePassRate"),
                     "decision": summary.get("decision"),
+                    # the switch is made: the skill is pinned to the recommended model already
+                    "applied": bool(skill is not None and skill["model_mode"] == "pinned"
+                                    and skill["pinned_model"] == ((p["proposed_model"] if p else None)
+                                                                  or m["candidate_model"])),
                 }
                 rec = schema.RECOMMENDATION.derive(rec)
                 spend = monthly.get((key, m["current_model"]))

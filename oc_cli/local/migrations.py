@@ -436,3 +436,9 @@ def m006_judge_labels(c: sqlite3.Connection) -> None:
         );
         """,
     )
+
+
+@migration(7, "credentials: the environment variable a gateway export reads the key from")
+def m007_credential_env_var(c: sqlite3.Connection) -> None:
+    # NULL: the variable is derived from secretRef (docs/gateway.md); a name here overrides that.
+    run_script(c, "ALTER TABLE credentials ADD COLUMN env_var TEXT;")

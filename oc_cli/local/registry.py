@@ -33,7 +33,7 @@ class RegistryMixin(LocalBase):
     def get_credential(self, ref: str) -> Json:
         return credential_row(self._credential(self.conn, ref))
 
-    def _credential_fields(self, body: Json) -> tuple[str, str, str | None]:
+    def _credential_fields(self, body: Json) -> tuple[str, str, str | None, str | None]:
         for f in _RAW_KEY_FIELDS:
             if body.get(f) is not None:
                 raise ForbiddenError(
@@ -44,10 +44,10 @@ class RegistryMixin(LocalBase):
         provider = v.provider(body.get("provider"))
         secret = v.secret_ref(body.get("secretRef"))
         lcn = v.optional_name(body.get("litellmCredentialName"), "--litellm-credential-name")
-        return provider, secret, lcn
+        return provider, secret, lcn, v.env_var(body.get("envVar"))
 
     def create_credential(self, body: Json) -> Json:
-        provider, secret, lcn = self._credential_fields(body)
+        provider, secret, lcn, env_var = self._credential_fields(body)
         scope, ct = self.scope_for(body.get("scope"), body.get("clusterTenant"))
         self.require_owner(scope, ct, "credential add")
         now = now_iso()
@@ -66,8 +66,8 @@ class RegistryMixin(LocalBase):
                     hint=f"change it with: oc credential update {dup[0]} --secret-ref …")
             c.execute(
                 "INSERT INTO credentials (id, scope, cluster_tenant, provider, secret_ref, litellm_credential_name,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
-                (cid, scope, ct, provider, secret, lcn, now, now))
+                " env_var, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (cid, scope, ct, provider, secret, lcn, env_var, now, now))
             row = credential_row(self._credential(c, cid))
             self.audit(c, "CredentialCreated", f"ProviderCredential/{cid}",
                        f"Provider credential {cid} ({provider}, secretRef {secret}) created", tenant=ct, after=row)
@@ -78,12 +78,13 @@ class RegistryMixin(LocalBase):
             if patch.get(f) is not None:
                 raise ForbiddenError(f"raw key field '{f}' is not accepted", "pass --secret-ref instead",
                                      code="RAW_KEY_REJECTED")
-        if not any(k in patch for k in ("secretRef", "litellmCredentialName", "provider")):
+        if not any(k in patch for k in ("secretRef", "litellmCredentialName", "provider", "envVar")):
             raise ValidationError("credential update: nothing to change",
-                                  "give --secret-ref and/or --litellm-credential-name")
+                                  "give --secret-ref, --litellm-credential-name and/or --env-var")
         secret = v.secret_ref(patch["secretRef"]) if "secretRef" in patch else None
         lcn = v.optional_name(patch.get("litellmCredentialName"), "--litellm-credential-name")
         provider = v.provider(patch["provider"]) if "provider" in patch else None
+        env_var = v.env_var(patch.get("envVar"))
         with self.store.write() as c:
             cur = self._credential(c, ref)
             self.require_owner(cur["scope"], cur["cluster_tenant"], f"credential update {ref}")
@@ -96,11 +97,11 @@ class RegistryMixin(LocalBase):
                     raise ConflictError(f"a {cur['scope']} credential for provider '{provider}' already exists",
                                         f"it is {dup[0]}", code="CONFLICT")
             c.execute(
-                "UPDATE credentials SET secret_ref = ?, litellm_credential_name = ?, provider = ?, updated_at = ? "
-                "WHERE id = ?",
+                "UPDATE credentials SET secret_ref = ?, litellm_credential_name = ?, provider = ?, env_var = ?,"
+                " updated_at = ? WHERE id = ?",
                 (secret or cur["secret_ref"],
                  lcn if "litellmCredentialName" in patch else cur["litellm_credential_name"],
-                 provider or cur["provider"], now_iso(), ref))
+                 provider or cur["provider"], env_var if "envVar" in patch else cur["env_var"], now_iso(), ref))
             after = credential_row(self._credential(c, ref))
             self.audit(c, "CredentialUpdated", f"ProviderCredential/{ref}", f"Provider credential {ref} updated",
                        tenant=cur["cluster_tenant"], before=before, after=after)

@@ -183,9 +183,29 @@ def test_no_secret_in_the_export_and_an_unusable_variable_is_an_error(oc_main, r
     assert f"credential {registry} (model 'cheap'): no usable environment variable name" in r.err
     assert "[SECRET_VAR_INVALID]" in r.err and "1password" not in r.err
     assert target.read_text() == "keep: me\n"
-    # the documented override: name the variable itself
+    # a secretRef that is a variable name is used as is
     ok(oc_main, "credential", "update", registry, "--secret-ref", "ACME_OPENAI_KEY")
     assert "os.environ/ACME_OPENAI_KEY" in ok(oc_main, "gateway", "export").out
+
+
+def test_env_var_overrides_the_derived_name_per_credential(oc_main, registry: str, oc_env) -> None:
+    ok(oc_main, "credential", "update", registry, "--secret-ref", "1password-openai", "--env-var", "ACME_KEY")
+    assert json.loads(ok(oc_main, "credential", "show", registry, "-o", "json").out)["envVar"] == "ACME_KEY"
+    text = ok(oc_main, "gateway", "export").out
+    assert {line.split("api_key: ")[1] for line in text.splitlines() if "api_key:" in line} == {"os.environ/ACME_KEY"}
+
+    # a bad name is a usage error that names the flag, and changes nothing
+    before = oc_env.db.read_bytes()
+    for bad in ("1ACME", "ACME-KEY", "sk-" + "a1b2c3d4" * 4):
+        r = oc_main("credential", "update", registry, "--env-var", bad)
+        assert r.code in (2, 5) and r.err.startswith("error: --env-var"), r.err
+        assert bad not in r.err
+    assert oc_env.db.read_bytes() == before
+
+    # '' goes back to the rule, which fails for this secretRef
+    ok(oc_main, "credential", "update", registry, "--env-var", "")
+    assert json.loads(ok(oc_main, "credential", "show", registry, "-o", "json").out)["envVar"] is None
+    assert "[SECRET_VAR_INVALID]" in oc_main("gateway", "export").err
 
 
 def test_diff_exit_codes_and_repointing(oc_main, registry: str, tmp_path: Path) -> None:
@@ -257,9 +277,16 @@ def test_approve_hints_at_the_gateway_and_diff_shows_the_new_model(tmp_path: Pat
         deployed = tmp_path / "acme.yaml"
         oc.run("gateway", "export", "--cluster-tenant", "acme", "--write", str(deployed))
         run = oc.json("routing", "measurement", "run", "--skill", "team/acme/summarise", "--candidate-model", "cand",
-                      "--seed", "1")
+                      "--seed", "1", "--quality-margin", "0.3")  # 10 cases show non-inferiority only at 0.28+
     approved = oc.run("routing", "proposal", "approve", run["proposalId"])
     assert ("hint: ClusterTenant acme's gateway config changes; re-export it with: "
             "oc gateway export --cluster-tenant acme --write FILE") in approved.stderr
     d = oc.run("gateway", "diff", str(deployed), "--cluster-tenant", "acme", expect=1)
     assert d.stdout == "~ skill:team/acme/summarise: base → cand\n"
+
+
+def test_env_var_is_refused_in_remote_mode(run_oc) -> None:
+    r = run_oc("--url", "http://127.0.0.1:9", "credential", "add", "--provider", "openai",
+               "--secret-ref", "openai-prod", "--env-var", "OPENAI_KEY")
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith("error: credential add --env-var: not supported by the control plane"), r.err

@@ -119,13 +119,13 @@ def test_preconditions_each_have_their_own_error_and_record_nothing(oc: Oc, gate
     assert "[MODEL_NOT_ALLOWED]" in forbidden.stderr and "cand" in forbidden.stderr and "acme" in forbidden.stderr
 
     oc.run("model", "add", "--name", "gemini-flash", "--upstream", "gemini/gemini-1.5-flash")
+    gateway.add_model("gemini-flash", prices=(1.0, 3.0))
     sibling = oc.run(*run, "--skill", "summarise", "--candidate-model", "gemini-flash", expect=2)
     assert "[JUDGE_NOT_INDEPENDENT]" in sibling.stderr and "--allow-same-family-judge" in sibling.stderr
 
     assert oc.json("routing", "measurement", "list") == []
     assert sum(gateway.call_counts().values()) == 0
 
-    gateway.add_model("gemini-flash", prices=(1.0, 3.0))
     allowed = oc.json(*run, "--skill", "summarise", "--candidate-model", "gemini-flash", "--allow-same-family-judge",
                       "--min-cases", "3")
     assert allowed["measurement"]["casesCompleted"] == 3

@@ -566,6 +566,7 @@ MEASURED_SHAPES: dict[str, tuple[type, frozenset[str]]] = {
     "proposal approve": (dict, DECISION_FIELDS),
     "posture show": (dict, POSTURE_FIELDS),
     "proposal list applied": (list, PROPOSAL_FIELDS),
+    "recommendation list --all": (list, RECOMMENDATION_FIELDS),
     "audit list": (dict, AUDIT_ENVELOPE_FIELDS),
 }
 #: Enough for a proposal: the savings test needs 6 cases, and 8 identical verdicts show
@@ -620,12 +621,16 @@ def measured_scenario(b: Backend) -> Transcript:
         results["approve again"] = b.run("routing", "proposal", "approve", proposal, "-o", "json")
         step("posture show", "skill-posture", "show", "summarise")
         step("proposal list applied", "routing", "proposal", "list", "--status", "applied")
+        step("recommendation list after approve", "routing", "recommendation", "list")
+        step("recommendation list --all", "routing", "recommendation", "list", "--all")
+        results["recommendation table --all"] = b.ok("routing", "recommendation", "list", "--all")
+        results["recommendation table"] = b.ok("routing", "recommendation", "list")
         step("audit list", "audit", "list")
     return results
 
 
 def measured_agreeing_values(results: Transcript) -> dict[str, Any]:
-    j = {step: r.json() for step, r in results.items() if r.code == 0}
+    j = {step: r.json() for step, r in results.items() if r.code == 0 and " table" not in step}
     run = j["measurement run"]
     proposal = j["proposal show"]
     rec = j["recommendation list"][0]
@@ -645,6 +650,9 @@ def measured_agreeing_values(results: Transcript) -> dict[str, Any]:
         "approve again": (results["approve again"].code, results["approve again"].stdout),
         "posture after": (j["posture show"]["modelMode"], j["posture show"]["pinnedModel"]),
         "applied": [p["status"] for p in j["proposal list applied"]],
+        # a switch that is made is no longer offered, unless asked for with --all
+        "recommendations after approve": (j["recommendation list after approve"],
+                                          [r["recommendedModel"] for r in j["recommendation list --all"]]),
     }
 
 
@@ -674,6 +682,14 @@ def test_measured_scenario(backend: Backend, measured_transcripts: dict[str, Tra
     assert "[PROPOSAL_ALREADY_DECIDED]" in again.stderr
     posture = results["posture show"].json()
     assert (posture["modelMode"], posture["pinnedModel"]) == ("pinned", "my-cheap-model")
+    # After the approval the recommendation is applied: left out, shown with --all (both modes).
+    assert results["recommendation list after approve"].json() == []
+    assert [r["recommendedModel"] for r in results["recommendation list --all"].json()] == ["my-cheap-model"]
+    table = results["recommendation table --all"].stdout.splitlines()
+    assert len(table) == 2 and table[1].split()[0] == "summarise" and table[1].rstrip().endswith("applied")
+    assert "switched, saving" in table[1] and "save up to" not in table[1]
+    assert results["recommendation table"].stdout == ""
+    assert "1 already applied: see them with --all" in results["recommendation table"].stderr
     entries = results["audit list"].json()["data"]
     assert any(e["action"] == "RoutingProposalApplied" and e["resource"] == f"RoutingProposal/{proposal_id}"
                for e in entries), entries
@@ -728,13 +744,17 @@ MEASURED_OBJECTS: dict[str, tuple[schema.Obj, bool]] = {
     "proposal show": (schema.PROPOSAL, False), "recommendation list": (schema.RECOMMENDATION, True),
     "proposal approve": (schema.DECIDED, False), "posture show": (schema.POSTURE, False),
     "proposal list applied": (schema.PROPOSAL, True), "audit list": (schema.AUDIT_PAGE, False),
+    "recommendation list after approve": (schema.RECOMMENDATION, True),
+    "recommendation list --all": (schema.RECOMMENDATION, True),
 }
 
 
 def assert_declared(transcript: Transcript, objects: dict[str, tuple[schema.Obj, bool]], mode: str) -> None:
     """Every step's JSON is exactly one declared object (or a list of them): the closed pydantic
     model of ``oc_cli.schema`` rejects a missing or mistyped field and any field not declared."""
-    assert set(objects) == {step for step, r in transcript.items() if r.code == 0}, "a step is not mapped"
+    # (steps named "… table" captured the table output, not JSON)
+    assert set(objects) == {step for step, r in transcript.items() if r.code == 0 and " table" not in step}, \
+        "a step is not mapped"
     for step, (obj, many) in objects.items():
         value = transcript[step].json()
         try:

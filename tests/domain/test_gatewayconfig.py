@@ -56,7 +56,7 @@ def test_credential_without_a_usable_variable_is_a_clear_error() -> None:
     with pytest.raises(ValidationError) as err:
         build([model("m", cred="c1")], credentials={"c1": {"id": "c1", "secretRef": "1password-openai"}})
     assert err.value.code == "SECRET_VAR_INVALID"
-    assert "c1" in err.value.what and "oc credential update c1 --secret-ref" in err.value.hint
+    assert "c1" in err.value.what and "oc credential update c1 --env-var" in err.value.hint
     assert "1password" not in err.value.line()  # the reference itself is not echoed
 
 

@@ -203,3 +203,14 @@ def test_same_family() -> None:
     assert same_family("anthropic/claude-3-opus", "bedrock/anthropic.claude-3-haiku")
     assert not same_family("openai/gpt-4o", "anthropic/claude-3-opus")
     assert not same_family("gemini/gemini-pro", "openai/gpt-4o")
+
+
+def test_judge_upstreams_registry_first_then_the_gateway_then_the_name() -> None:
+    from oc_cli.domain.judge import judge_upstreams
+
+    gateway = {"judge": "openai/gpt-4o"}
+    assert judge_upstreams("judge", ["gemini/gemini-1.5-pro"], gateway) == ["gemini/gemini-1.5-pro"]
+    assert judge_upstreams("judge", [], gateway) == ["openai/gpt-4o"]
+    assert model_family(judge_upstreams("judge", [], gateway)[0]) == "openai"  # not the name's family
+    assert judge_upstreams("judge", [], {}) == ["judge"]
+    assert judge_upstreams("claude-judge", (), None) == ["claude-judge"]

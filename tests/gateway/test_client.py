@@ -440,6 +440,67 @@ def test_list_models_failures_raise_upstream_errors(step: Step, fragment: str) -
     assert len(script.requests) == 1
 
 
+# -- served_models and the preflight --------------------------------------------------------------
+
+MODEL_INFO = {"data": [
+    {"model_name": "judge", "litellm_params": {"model": "openai/gpt-4o"}, "model_info": {"id": "1"}},
+    {"model_name": "cheap", "litellm_params": {"model": "anthropic/claude-3-haiku"}},
+    {"model_name": "cheap", "litellm_params": {"model": "bedrock/anthropic.claude-3-haiku"}},  # a second deployment
+    {"model_name": "bare"},
+    {"no": "name"},
+]}
+
+
+def served(script: Script, key: str | None = KEY):
+    async def go():
+        async with GatewayClient("http://gw.test", key, transport=httpx.MockTransport(script)) as gateway:
+            return await gateway.served_models()
+
+    return asyncio.run(go())
+
+
+def test_served_models_reads_names_and_upstreams_from_one_model_info_request() -> None:
+    script = Script(httpx.Response(200, json=MODEL_INFO))
+    answer = served(script)
+    assert answer.names == ["judge", "cheap", "bare"]
+    assert answer.upstreams == {"judge": "openai/gpt-4o", "cheap": "anthropic/claude-3-haiku"}
+    assert [str(r.url) for r in script.requests] == ["http://gw.test/model/info"]
+    assert script.requests[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_served_models_falls_back_to_the_openai_model_list_without_upstreams() -> None:
+    script = Script(litellm_error(404, "Not Found"), httpx.Response(200, json={"data": [{"id": "a"}, {"id": "b"}]}))
+    answer = served(script)
+    assert (answer.names, answer.upstreams) == (["a", "b"], {})
+    assert [r.url.path for r in script.requests] == ["/model/info", "/v1/models"]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_a_refused_key_is_named_whatever_the_status(status: int) -> None:
+    # a LiteLLM proxy without a database answers an unknown key with 400 "No connected db."
+    script = Script(litellm_error(status, "No connected db." if status == 400 else "Authentication Error"))
+    with pytest.raises(UpstreamError) as caught:
+        served(script)
+    assert caught.value.code == "GATEWAY_KEY_REJECTED" and "refused the key" in caught.value.line()
+    assert "LITELLM_MASTER_KEY" in caught.value.line() and len(script.requests) == 1
+
+
+def test_preflight_names_every_model_the_gateway_does_not_serve(gateway: FakeGateway) -> None:
+    from oc_cli.gateway.preflight import preflight
+
+    gateway.add_model("base")
+    seams = {"url": gateway.url, "key": KEY}
+    assert preflight(seams, ["base"]).names == ["base"]  # /model/info is missing here: /v1/models answers
+    with pytest.raises(UpstreamError) as caught:
+        preflight(seams, ["base", "cand", "judge", "cand"])
+    line = caught.value.line()
+    assert line.startswith(f"error: gateway {gateway.url} does not serve models cand, judge — it serves base")
+    assert "[MODEL_NOT_SERVED]" in line and gateway.call_counts() == {"base": 0}
+    with pytest.raises(UpstreamError) as refused:
+        preflight({"url": gateway.url, "key": "sk-wrong"}, ["base"])
+    assert "refused the key" in refused.value.line() and "[GATEWAY_KEY_REJECTED]" in refused.value.line()
+
+
 # -- gather_bounded ------------------------------------------------------------------------------
 
 def test_gather_bounded_keeps_order_and_never_exceeds_the_limit() -> None:

@@ -6,8 +6,10 @@ gateway (``tests/support/fake_gateway.py``). What existing tests cover is not re
 LiteLLM proxy and fails one *candidate* call that hangs, closes or garbles;
 ``tests/gateway/test_client.py`` checks the retry schedule call by call. Here every fault is
 persistent, so the run cannot complete, and it strikes the other roles (baseline, judge), the
-transport (nothing listening, a wrong key) and the cost (no cost anywhere). The runs start
-together in one fixture, so the slow ones (a hang waits out five timeouts) overlap.
+transport (nothing listening, a wrong key) and the cost (no cost anywhere). A run with no completed
+case ends ``failed`` (exit 1, one error line naming the cause); a gateway that cannot be reached or
+refuses the key is caught by the preflight before anything is recorded. The runs start together
+in one fixture, so the slow ones (a hang waits out five timeouts) overlap.
 
 Remote faults, through the CLI where a flag reaches them and through ``RemoteControlPlane``
 where none does (there is no flag for the remote timeout): a 500 on a write, a hang beyond a
@@ -90,6 +92,7 @@ class Fault:
     key: str = GATEWAY_KEY
     completes: bool = False  # every case gets a result (the fault is elsewhere than the calls)
     error: str = ""  # what each failed case's error says
+    preflight: str = ""  # the error code when the gateway preflight refuses the run
 
 
 FAULTS: dict[str, Fault] = {
@@ -100,13 +103,17 @@ FAULTS: dict[str, Fault] = {
     "judge hangs past the timeout": Fault(judge="judge-hangs",
                                           error="judge (baseline answer) judge-hangs: timed out after 1.0s (5 attempts)"),
     "connection closed": Fault(baseline="base-closes", error="baseline base-closes: gateway connection failed"),
-    "malformed JSON": Fault(judge="judge-garbled", error="judge (candidate answer) judge-garbled: malformed reply "
+    "malformed JSON": Fault(judge="judge-garbled", error="judge-garbled: malformed reply "
                                                          "from gateway (HTTP 200): body is not valid JSON (5 attempts)"),
     "judge gives no score": Fault(judge="judge-rambles",
                                   error="judge (baseline answer) gave no score: 'I would rate it highly.'"),
-    "nothing listening": Fault(listening=False, error="gateway connection failed"),
-    "wrong gateway key": Fault(key=WRONG_KEY, error="HTTP 401 from gateway: Authentication Error"),
     "no cost header": Fault(candidate="unpriced", completes=True),
+}
+#: Faults the preflight catches: the run is refused before any case, and nothing is recorded.
+PREFLIGHT_FAULTS: dict[str, Fault] = {
+    "nothing listening": Fault(listening=False, preflight="GATEWAY_UNREACHABLE", error="cannot reach gateway"),
+    "wrong gateway key": Fault(key=WRONG_KEY, preflight="GATEWAY_KEY_REJECTED",
+                               error="refused the key — HTTP 401: Authentication Error"),
 }
 #: The control run: no cost header either, but the registry knows the candidate's prices.
 PRICED_LOCALLY = Fault(candidate="priced-locally", completes=True)
@@ -164,7 +171,7 @@ def runs(gateway: FakeGateway, tmp_path_factory: pytest.TempPathFactory) -> dict
         for name, upstream in MODELS.items():
             prices = {"inputCostPerMtok": 1.0, "outputCostPerMtok": 3.0} if name == "priced-locally" else {}
             cp.create_model({"publicModelName": name, "upstreamModel": upstream, **prices})
-        faults = {**FAULTS, "priced locally": PRICED_LOCALLY}
+        faults = {**FAULTS, **PREFLIGHT_FAULTS, "priced locally": PRICED_LOCALLY}
         cp.import_eval_cases([{"skillName": f"fault-{i}", "skillScope": "org", "qualityBar": 0.8,
                                "input": f"Summarise incident {n} of drill {i}."}
                               for i in range(len(faults)) for n in range(CASES)])
@@ -191,13 +198,22 @@ def runs(gateway: FakeGateway, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 
 def assert_no_proposal(run: Run) -> dict[str, Any]:
-    """The run ended normally (exit 0, JSON, no traceback) and proposed nothing."""
+    """The run finished (JSON on stdout, no traceback) and proposed nothing.
+
+    With no completed case it is ``failed``: exit 1 and one error line naming the cause.
+    """
     assert "Traceback" not in run.err, run.err
-    assert run.code == 0, run.err
     m = run.result["measurement"]
+    if run.fault.completes:
+        assert run.code == 0 and m["status"] == "completed", run.err
+    else:
+        assert (run.code, run.result["status"], m["status"]) == (1, "failed", "failed"), run.err
+        lines = run.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: measurement {m['id']} failed — "), run.err
+        assert "[MEASUREMENT_FAILED]" in lines[0] and run.fault.error in lines[0], lines[0]
+        assert f"({CASES} of {CASES} cases)" in lines[0]
     assert run.result["proposalId"] is None and m["proposalId"] is None
     assert m["decision"]["propose"] is False and m["decision"]["reasons"]
-    assert m["status"] == "completed"
     proposals = run.oc("routing", "proposal", "list", "-o", "json")
     assert proposals.code == 0 and all(p["measurementId"] != m["id"] for p in proposals.json())
     return m
@@ -208,6 +224,9 @@ def assert_no_proposal(run: Run) -> dict[str, Any]:
 def test_a_run_that_cannot_complete_says_why_and_proposes_nothing(runs: dict[str, Run], name: str):
     run = runs[name]
     m = assert_no_proposal(run)
+    # nothing was estimated from these runs: no figure is a 0
+    for figure in ("pinnedSavingsPct", "pinnedCiLowPct", "projectedSavingsPct", "candidatePassRate", "mcnemarP"):
+        assert m[figure] is None, (figure, m[figure])
     if run.fault.completes:
         assert (m["casesCompleted"], m["casesFailed"]) == (CASES, 0)
         return
@@ -219,7 +238,9 @@ def test_a_run_that_cannot_complete_says_why_and_proposes_nothing(runs: dict[str
 
     story = run.oc("routing", "measurement", "show", m["id"])
     assert story.code == 0 and "Traceback" not in story.err
-    assert f"completed: 0 of {CASES} cases completed, {CASES} failed" in story.out
+    assert f"failed: 0 of {CASES} cases completed, {CASES} failed" in story.out
+    assert "0.0%" not in story.out and "\n  saving " not in story.out
+    assert "  cause      " in story.out and run.fault.error in story.out
     assert "no proposal: " in story.out and f"oc routing measurement run --resume {m['id']}" in story.out
 
 
@@ -239,7 +260,7 @@ def test_retry_after_is_honoured_and_resuming_while_the_fault_persists_proposes_
     first = attempts()
     assert all(2 + 5 <= a <= 2 + 5 + 1 for a in first), first
     again = run.oc("routing", "measurement", "run", "--resume", mid, "-o", "json")
-    assert again.code == 0 and "Traceback" not in again.err, again.err
+    assert again.code == 1 and "[MEASUREMENT_FAILED]" in again.err and "Traceback" not in again.err, again.err
     m = again.json()["measurement"]
     assert (m["id"], m["casesFailed"], again.json()["proposalId"]) == (mid, CASES, None)
     # the resume replays only the failed part: five more tries of the candidate, the baseline's part is kept
@@ -263,6 +284,15 @@ def test_unknown_costs_block_the_proposal_and_are_never_zero(runs: dict[str, Run
     assert control.code == 0 and checks["costsKnown"] is True and checks["noFailures"] is True
     shown = control.oc("routing", "measurement", "show", control.result["measurement"]["id"], "--samples", "-o", "json")
     assert {s["candidateCostSource"] for s in shown.json()["samples"]} == {"prices"}
+
+
+@pytest.mark.parametrize("name", PREFLIGHT_FAULTS)
+def test_the_preflight_refuses_a_run_the_gateway_cannot_serve_and_records_nothing(runs: dict[str, Run], name: str):
+    run = runs[name]
+    assert_one_error_line(OcResult(run.code, run.out, run.err), 1, run.fault.preflight, run.fault.error)
+    skill = f"fault-{list(runs).index(name)}"
+    listed = run.oc("routing", "measurement", "list", "--skill", skill, "-o", "json")
+    assert listed.code == 0 and listed.json() == []
 
 
 def test_a_gateway_key_never_appears_in_what_a_run_prints(runs: dict[str, Run]):
@@ -442,9 +472,10 @@ def test_the_fault_runs_leave_a_consistent_database(runs: dict[str, Run]):
     c = sqlite3.connect(any_run.env["OC_DB"])
     try:
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        completed = c.execute("SELECT count(*) FROM audit_log WHERE action = 'MeasurementCompleted'").fetchone()[0]
+        finished = c.execute("SELECT count(*) FROM audit_log WHERE action IN ('MeasurementCompleted',"
+                             " 'MeasurementFailed')").fetchone()[0]
     finally:
         c.close()
-    assert completed >= len(runs)
+    assert finished >= len(runs) - len(PREFLIGHT_FAULTS)
     verify = any_run.oc("audit", "verify", "-o", "json")
     assert verify.code == 0 and verify.json()["ok"] is True, verify.err

@@ -106,7 +106,7 @@ def test_credential_crud(op):
     made = op.create_credential({"provider": "openai", "secretRef": "openai-prod"})
     assert made == {**made, "scope": "global", "clusterTenant": None, "provider": "openai",
                     "secretRef": "openai-prod", "litellmCredentialName": None}
-    assert set(made) == {"id", "scope", "clusterTenant", "provider", "secretRef", "litellmCredentialName",
+    assert set(made) == {"id", "scope", "clusterTenant", "provider", "secretRef", "litellmCredentialName", "envVar",
                          "createdAt", "updatedAt"}
     assert op.get_credential(made["id"]) == made
     assert op.list_credentials() == [made]

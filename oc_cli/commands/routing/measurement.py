@@ -10,7 +10,7 @@ import typer
 from oc_cli import output, schema
 from oc_cli.commands._common import OutputOpt, backend, flush_notes, show
 from oc_cli.commands.routing import _skill
-from oc_cli.errors import UnconfiguredError, ValidationError
+from oc_cli.errors import UnconfiguredError, UpstreamError, ValidationError
 
 app = typer.Typer(help="Measurements: prove a cheaper model is good enough before anyone switches.",
                   no_args_is_help=True)
@@ -48,7 +48,12 @@ def run(
              " (also OC_REQUIRE_CALIBRATED_JUDGE or the context's judge.require-calibrated)."),
     fmt: str = OutputOpt(),
 ) -> None:
-    """Run a measurement. Nothing about live routing changes; a convincing result becomes a proposal."""
+    """Run a measurement. Nothing about live routing changes; a convincing result becomes a proposal.
+
+    Before any case, one request to the gateway checks that it accepts the key and serves the
+    baseline, the candidate and the judge; if not, exit 1 and nothing is recorded. A run in which
+    no case completes ends failed, with exit 1 and the most common error.
+    """
     params: dict = {}
     if resume:
         if candidate_model or skill or skill_name or reuse_baseline:
@@ -91,16 +96,23 @@ def run(
             # people get a plain sentence
             output.message(f"status: unconfigured — nothing was run or recorded. Missing: {missing}.")
         return
+    m = result.get("measurement")
     if fmt == "json":
         output.emit(result, "json")
-        return
-    m = result.get("measurement")
-    if m:
+    elif m:
         render(m)
     elif result.get("measurements"):
         render_group(result)
     else:
         output.emit_object(result)
+    if result.get("status") == "failed":
+        # The story (or the JSON) is on stdout; the error line says why, and the exit code is 1.
+        mid = (m or {}).get("id") or result.get("groupId")
+        failure = (m or {}).get("failure") or next(
+            (x.get("failure") for x in result.get("measurements") or [] if x.get("failure")), None)
+        raise UpstreamError(f"measurement {mid} failed", failure or "no case completed",
+                            code="MEASUREMENT_FAILED",
+                            hint=f"fix the cause, then retry its cases with: oc routing measurement run --resume {mid}")
 
 
 @app.command("list")
@@ -114,7 +126,8 @@ def list_(
     """List measurements, newest first."""
     b = backend()
     rows = b.list_measurements(**_skill.filters(skill, skill_name, skill_scope, skill_team))
-    show(rows if fmt == "json" else schema.MEASUREMENT.for_table(rows), fmt, schema.MEASUREMENT.columns(b.mode))
+    show(rows if fmt == "json" else [_na(r) for r in schema.MEASUREMENT.for_table(rows)], fmt,
+         schema.MEASUREMENT.columns(b.mode))
 
 
 @app.command("show")
@@ -149,6 +162,16 @@ def show_(
         output.emit(rows, "table", columns=["case", "status", "baselineScore", "candidateScore", "qualityBar",
                                             "baselineCostUsd", "candidateCostUsd", "baselineLatencyMs",
                                             "candidateLatencyMs", "attempts", "error"])
+
+
+#: Columns that hold a figure: empty when it was never estimated reads as "blank", so say n/a.
+_FIGURES = ("pinnedSavingsPct", "pinnedCiLowPct", "pinnedCiHighPct", "candidatePassRate", "projectedSavingsPct",
+            "ciLowPct", "ciHighPct", "atBarCheapFraction")
+
+
+def _na(row: dict) -> dict:
+    """A row's figures that were never estimated as "n/a" (table mode; JSON keeps null)."""
+    return {**row, **{k: "n/a" for k in _FIGURES if k in row and row[k] is None}}
 
 
 def _pct(x) -> str:
@@ -187,6 +210,8 @@ def render(m: dict) -> None:
         lines.append(f"  baseline   answers and grades reused from measurement {m['baselineReusedFrom']}")
     total, done, failed = m.get("casesTotal"), m.get("casesCompleted"), m.get("casesFailed")
     lines.append(f"  status     {m.get('status')}: {done} of {total} cases completed, {failed} failed")
+    if m.get("failure"):
+        lines.append(f"  cause      {m['failure']}")
     if m.get("sampledCalls"):
         lines.append(f"  saving     {_pct(m.get('pinnedSavingsPct'))} if approved (95% CI {_pct(m.get('pinnedCiLowPct'))}"
                      f" to {_pct(m.get('pinnedCiHighPct'))})")

@@ -17,11 +17,13 @@ def recommendation() -> None:
 
 
 def _pct(x) -> str:
-    return "?" if x is None else f"{x:.0f}%"
+    return "n/a" if x is None else f"{x:.0f}%"
 
 
 def _proposal(r: dict) -> str:
     """The open proposal's id, else which checks kept the measurement from proposing."""
+    if r["applied"]:
+        return "applied"
     if r.get("proposalId"):
         return r["proposalId"]
     reasons = (r.get("decision") or {}).get("reasons") or []
@@ -34,11 +36,19 @@ def list_(
     cluster_tenant: str = typer.Option(None, "--cluster-tenant", help="Only this ClusterTenant's (team) skills."),
     skill_scope: str = typer.Option(None, "--skill-scope", help="Only skills of this scope."),
     only_open: bool = typer.Option(False, "--only-open", help="Only skills with a pending proposal."),
+    all_: bool = typer.Option(False, "--all", help="Also switches already made (shown as applied)."),
     fmt: str = OutputOpt(),
 ) -> None:
-    """Rank skills by the saving their latest measurement found."""
+    """Rank skills by the saving their latest measurement found.
+
+    A recommendation whose switch is already made (the skill is pinned to the recommended model,
+    e.g. after `proposal approve`) is left out unless --all, where it shows as applied.
+    """
     b = backend()
     rows = b.list_recommendations(cluster_tenant=cluster_tenant, skill_scope=skill_scope, only_open=only_open)
+    applied = 0 if all_ else sum(1 for r in rows if r["applied"])
+    if applied:
+        rows = [r for r in rows if not r["applied"]]
     flush_notes()
     if fmt == "json":
         output.emit(rows, "json")
@@ -51,7 +61,7 @@ def list_(
         saving = r.get("pinnedSavingsPct", r.get("projectedSavingsPct"))
         lo = r.get("pinnedCiLowPct", r.get("ciLowPct"))
         hi = r.get("pinnedCiHighPct", r.get("ciHighPct"))
-        text = f"save up to {_pct(saving)} (95% CI {_pct(lo)} to {_pct(hi)})"
+        text = f"{'switched, saving' if r['applied'] else 'save up to'} {_pct(saving)} (95% CI {_pct(lo)} to {_pct(hi)})"
         monthly = r.get("projectedMonthlySavingsUsd")
         table.append({
             "skill": r["skill"],
@@ -62,4 +72,5 @@ def list_(
             "proposal": _proposal(r),
         })
     output.emit(table, "table", columns=columns,
-                empty="(no recommendations: run `oc routing measurement run` first)")
+                empty=(f"(no open recommendations; {applied} already applied: see them with --all)" if applied
+                       else "(no recommendations: run `oc routing measurement run` first)"))
