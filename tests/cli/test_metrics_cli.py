@@ -168,6 +168,8 @@ def test_metrics_flag_errors(imported):
 
 
 def test_tenant_identity_sees_only_its_usage(imported):
+    # an identity must name a registered ClusterTenant (an unknown --as-tenant is not found)
+    assert oc("cluster-tenant", "create", "acme").returncode == 0
     m = json.loads(oc("--as-tenant", "acme", "routing", "metrics", "--by", "tenant", "-o", "json").stdout)
     assert [r["key"] for r in m["rows"]] == ["acme"] and m["totals"]["requests"] == 8
     rows = json.loads(oc("--as-tenant", "acme", "usage", "list", "-o", "json").stdout)
