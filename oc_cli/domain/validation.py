@@ -115,34 +115,30 @@ def secret_ref(value: Any, flag: str = "--secret-ref") -> str:
     return v
 
 
-def env_var(value: Any, flag: str = "--env-var") -> str | None:
-    """An environment variable name, or None ('' clears)."""
+def _optional_text(value: Any, flag: str) -> str | None:
+    """A string flag that may be absent or '' (both None), never a key; stripped."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValidationError(f"{flag} must be a string")
     v = value.strip()
-    if not v:
-        return None
-    if looks_like_raw_key(v):
+    if v and looks_like_raw_key(v):
         raise raw_key_error(flag)
-    if not _ENV_NAME.fullmatch(v):
+    return v or None
+
+
+def env_var(value: Any, flag: str = "--env-var") -> str | None:
+    """An environment variable name, or None ('' clears)."""
+    v = _optional_text(value, flag)
+    if v is not None and not _ENV_NAME.fullmatch(v):
         raise ValidationError(f"{flag}: invalid environment variable name ({len(v)} characters, not shown)",
                               "expected letters, digits and '_', not starting with a digit (e.g. OPENAI_API_KEY)")
     return v
 
 
 def optional_name(value: Any, flag: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{flag} must be a string")
-    v = value.strip()
-    if not v:
-        return None
-    if looks_like_raw_key(v):
-        raise raw_key_error(flag)
-    return name(v, flag)
+    v = _optional_text(value, flag)
+    return None if v is None else name(v, flag)
 
 
 def printable(value: str, limit: int = 60) -> str:
