@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-from oc_cli.domain import gatewayconfig
 from oc_cli.domain import validation as v
 from oc_cli.domain.skillkey import SkillKey
 from oc_cli.errors import ForbiddenError
@@ -65,6 +64,8 @@ class GatewayMixin(RoutingMixin):
                     chains.append((what, d["default_model"], (loads(d["auto_config"]) or {}).get("fallbacks")))
             head = c.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
         audit_head = tuple(json.loads(head[0])) if head else None
+
+        from oc_cli.domain import gatewayconfig  # only the gateway verbs need it
 
         config, warnings = gatewayconfig.build(models=models, credentials=credentials, resolutions=resolutions,
                                                default_chains=chains, scope_label=label)

@@ -16,7 +16,6 @@ import sqlite3
 from oc_cli import schema
 from oc_cli.domain import validation as v
 from oc_cli.domain.ids import new_id, now_iso
-from oc_cli.domain.frontier import frontier
 from oc_cli.domain.skillkey import SkillKey, from_parts
 from oc_cli.domain.words import plural
 from oc_cli.errors import ConflictError, NotFoundError, ValidationError
@@ -106,6 +105,12 @@ def _rank(rec: Json) -> tuple[bool, float]:
     """
     saving = rec["pinnedSavingsPct"]
     return bool((rec.get("decision") or {}).get("propose")), float("-inf") if saving is None else saving
+
+
+def _frontier(views: list[Json]) -> list[Json]:
+    from oc_cli.domain.frontier import frontier  # only multi-candidate runs and groups draw one
+
+    return frontier(views)
 
 
 def choose_proposal(members: dict[str, sqlite3.Row], summaries: dict[str, Json]) -> str | None:
@@ -250,7 +255,7 @@ class MeasurementMixin(EvalMixin):
             views = [self._measurement_view(c, r) for r in self._members(c, ref)]
         return {"groupId": views[0]["groupId"], "proposalId": next((x["proposalId"] for x in views if x["proposalId"]),
                                                                   None),
-                "measurements": views, "frontier": frontier(views)}
+                "measurements": views, "frontier": _frontier(views)}
 
     # ===== running ===============================================================================
     def run_measurement(self, params: Json, *, progress=None) -> Json:
@@ -669,7 +674,7 @@ class MeasurementMixin(EvalMixin):
         if len(mids) == 1:
             return {"status": status, "measurement": views[0], "proposalId": proposal_id}
         return {"status": status, "groupId": views[0]["groupId"], "proposalId": proposal_id,
-                "measurements": views, "frontier": frontier(views)}
+                "measurements": views, "frontier": _frontier(views)}
 
     def _conclude(self, c: sqlite3.Connection, m: sqlite3.Row, summary: Json, propose: bool) -> None:
         """Store one record's result; ``propose`` says whether it becomes its skill's pending proposal."""
